@@ -1,0 +1,57 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, open, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+
+function tempSibling(path: string, tag: string): string {
+  return join(dirname(path), `.${basename(path)}.${tag}-${process.pid}-${randomBytes(4).toString("hex")}`);
+}
+
+/**
+ * Writes a file so readers see the old content or the new, never half: temp file, fsync, rename.
+ * @example await writeFileAtomic("~/.docker/config.json", json, 0o600)
+ */
+export async function writeFileAtomic(path: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = tempSibling(path, "tmp");
+  const fh = await open(tmp, "wx", mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * Fills a fresh temp folder next to `dir` with `fill`, then swaps it in place of `dir`. On error
+ * the temp folder is removed and `dir` is left as it was, so no half-written layout remains.
+ * @example await replaceDirAtomic("dist/oci", async (tmp) => writeFile(join(tmp, "oci-layout"), "{}"))
+ */
+export async function replaceDirAtomic(dir: string, fill: (tmp: string) => Promise<void>): Promise<void> {
+  await mkdir(dirname(dir), { recursive: true });
+  const tmp = tempSibling(dir, "new");
+  await mkdir(tmp);
+  try {
+    await fill(tmp);
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  const old = tempSibling(dir, "old");
+  const existed = await stat(dir).then(() => true, () => false);
+  if (existed) await rename(dir, old);
+  try {
+    await rename(tmp, dir);
+  } catch (e) {
+    if (existed) await rename(old, dir).catch(() => undefined);
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  if (existed) await rm(old, { recursive: true, force: true });
+}

@@ -1,0 +1,4 @@
+export * from "./errors.js";
+export * from "./abi.js";
+export * from "./codec.js";
+export * from "./validate.js";

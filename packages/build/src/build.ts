@@ -1,0 +1,76 @@
+import { createHash } from "node:crypto";
+import { mkdir, rename, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { ABI_MAJOR, ABI_MINOR, assertWasmBytes, validateModule } from "@wasm-fn/abi";
+import { loadConfig, type FunctionConfig } from "./config.js";
+import { compileAssemblyScript } from "./compile-as.js";
+import { compileC } from "./compile-c.js";
+import { instrument } from "./instrument.js";
+
+/** What `wasm-fn build` records beside the module (`dist/<name>.json`) and in the OCI image. */
+export interface FunctionMetadata {
+  abi: string;
+  name: string;
+  namespace: string;
+  version: string;
+  wasm: { file: string; sha256: string; size: number };
+  config: FunctionConfig;
+}
+
+export interface BuildResult {
+  dir: string;
+  wasmPath: string;
+  metadataPath: string;
+  metadata: FunctionMetadata;
+  wasm: Uint8Array;
+  ms: { compile: number; instrument: number; total: number };
+}
+
+export interface BuildOptions {
+  optimize?: boolean;
+  onStep?: (step: string) => void;
+}
+
+/**
+ * Builds the function in `dir`: compile -> instrument (asyncify + fuel) -> validate against the ABI
+ * -> write `dist/<name>.wasm` and `dist/<name>.json` atomically.
+ *
+ * @example const { wasmPath } = await buildFunction("examples/hello");
+ */
+export async function buildFunction(dir: string, opts: BuildOptions = {}): Promise<BuildResult> {
+  const t0 = performance.now();
+  const optimize = opts.optimize ?? true;
+  const config = await loadConfig(dir);
+  opts.onStep?.(`compiling ${config.entry} (${config.lang === "as" ? "AssemblyScript" : "C"})`);
+  const raw = config.lang === "c" ? await compileC(dir, config.entry, { optimize }) : await compileAssemblyScript(dir, config.entry, { optimize });
+  const t1 = performance.now();
+  opts.onStep?.("instrumenting (asyncify, fuel) and optimising");
+  const wasm = await instrument(raw, { optimize });
+  const t2 = performance.now();
+  assertWasmBytes(wasm, config.entry);
+  validateModule(new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>), `${config.name} (${config.entry})`);
+
+  const dist = path.join(dir, "dist");
+  const wasmPath = path.join(dist, `${config.name}.wasm`);
+  const metadataPath = path.join(dist, `${config.name}.json`);
+  const metadata: FunctionMetadata = {
+    abi: `${ABI_MAJOR}.${ABI_MINOR}`,
+    name: config.name,
+    namespace: config.namespace,
+    version: config.version,
+    wasm: { file: `${config.name}.wasm`, sha256: createHash("sha256").update(wasm).digest("hex"), size: wasm.length },
+    config,
+  };
+  await mkdir(dist, { recursive: true });
+  await writeAtomic(wasmPath, wasm);
+  await writeAtomic(metadataPath, JSON.stringify(metadata, null, 2) + "\n");
+  const t3 = performance.now();
+  return { dir, wasmPath, metadataPath, metadata, wasm, ms: { compile: t1 - t0, instrument: t2 - t1, total: t3 - t0 } };
+}
+
+/** Writes through a temp file and a rename, so a failed build never leaves a half-written file. */
+export async function writeAtomic(file: string, data: Uint8Array | string): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, data);
+  await rename(tmp, file);
+}

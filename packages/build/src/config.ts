@@ -1,0 +1,223 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { parse as parseYaml } from "yaml";
+import { WfnError } from "@wasm-fn/abi";
+import { BuildErrors } from "./errors.js";
+
+/** A Dapr component a function consumes from or writes to (OpenFunction `inputs[].dapr` / `outputs[].dapr`). */
+export interface DaprRef {
+  name: string;
+  type?: string;
+  topic?: string;
+  operation?: string;
+  metadata?: Record<string, string>;
+}
+
+/**
+ * A function's config (`wasm-fn.yaml`). Field names follow OpenFunction's Function v1beta2
+ * (`triggers.http.route`, `scaleOptions.minReplicas`, `inputs`, `outputs`) where the idea is the same.
+ */
+export interface FunctionConfig {
+  name: string;
+  namespace: string;
+  version: string;
+  lang: "as" | "c";
+  /** Handler source, relative to the function's directory. */
+  entry: string;
+  triggers: {
+    http?: { route?: { paths?: string[]; hostnames?: string[] } };
+    /** Async triggers, as OpenFunction's `triggers.dapr`. */
+    dapr?: DaprRef[];
+  };
+  inputs: { dapr: DaprRef }[];
+  outputs: { dapr: DaprRef }[];
+  scaleOptions: { minReplicas: number; maxReplicas: number; idleTimeoutMs: number; maxQueue: number };
+  isolation: "reuse" | "fresh";
+  limits: { timeoutMs: number; memoryPages: number; requestBytes: number; responseBytes: number };
+  permissions: { hosts: string[] };
+  /** The Dapr app id other apps use to invoke this function (default: name). */
+  appId: string;
+}
+
+type Shape =
+  | { t: "string"; enum?: readonly string[]; pattern?: RegExp; hint?: string }
+  | { t: "int"; min?: number; max?: number }
+  | { t: "size" } // "1Mi", "512Ki", 1048576
+  | { t: "duration" } // "30s", "250ms", 1000 (ms)
+  | { t: "list"; of: Shape }
+  | { t: "map" } // string -> string
+  | { t: "object"; fields: Record<string, Shape>; required?: readonly string[] };
+
+const NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const daprRef: Shape = {
+  t: "object",
+  required: ["name"],
+  fields: { name: { t: "string" }, type: { t: "string" }, topic: { t: "string" }, operation: { t: "string" }, metadata: { t: "map" } },
+};
+
+const schema: Shape = {
+  t: "object",
+  required: ["name"],
+  fields: {
+    name: { t: "string", pattern: NAME, hint: "lower-case letters, digits and '-', at most 63 characters (a DNS label)" },
+    namespace: { t: "string", pattern: NAME, hint: "a DNS label" },
+    version: { t: "string" },
+    lang: { t: "string", enum: ["as", "c"] },
+    entry: { t: "string" },
+    appId: { t: "string", pattern: NAME, hint: "a DNS label" },
+    triggers: {
+      t: "object",
+      fields: {
+        http: { t: "object", fields: { route: { t: "object", fields: { paths: { t: "list", of: { t: "string", pattern: /^\/[^\s?#]*$/, hint: "a path starting with '/'" } }, hostnames: { t: "list", of: { t: "string" } } } } } },
+        dapr: { t: "list", of: daprRef },
+      },
+    },
+    inputs: { t: "list", of: { t: "object", required: ["dapr"], fields: { dapr: daprRef } } },
+    outputs: { t: "list", of: { t: "object", required: ["dapr"], fields: { dapr: daprRef } } },
+    scaleOptions: { t: "object", fields: { minReplicas: { t: "int", min: 0, max: 10000 }, maxReplicas: { t: "int", min: 1, max: 10000 }, idleTimeout: { t: "duration" }, maxQueue: { t: "int", min: 0 } } },
+    isolation: { t: "string", enum: ["reuse", "fresh"] },
+    limits: { t: "object", fields: { timeout: { t: "duration" }, memory: { t: "size" }, requestBody: { t: "size" }, responseBody: { t: "size" } } },
+    permissions: { t: "object", fields: { hosts: { t: "list", of: { t: "string" } } } },
+  },
+};
+
+export const CONFIG_FILE = "wasm-fn.yaml";
+
+/** Reads and validates `<dir>/wasm-fn.yaml`. Unknown keys are an error that names them. */
+export async function loadConfig(dir: string): Promise<FunctionConfig> {
+  const file = path.join(dir, CONFIG_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch {
+    throw new WfnError(BuildErrors.CONFIG_MISSING, `no ${CONFIG_FILE} in ${dir}: run \`wasm-fn init ${dir}\` to scaffold a function, or pass the function's directory`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (e) {
+    throw new WfnError(BuildErrors.CONFIG_INVALID, `${file}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
+  }
+  return normalizeConfig(raw, file);
+}
+
+/** Validates a parsed config object and fills in defaults. */
+export function normalizeConfig(raw: unknown, where = CONFIG_FILE): FunctionConfig {
+  check(raw, schema, "", where);
+  const c = raw as Record<string, any>;
+  const lang = (c.lang ?? "as") as "as" | "c";
+  const scale = c.scaleOptions ?? {};
+  const limits = c.limits ?? {};
+  const minReplicas = scale.minReplicas ?? 0;
+  const maxReplicas = scale.maxReplicas ?? 64;
+  if (minReplicas > maxReplicas) throw new WfnError(BuildErrors.CONFIG_INVALID, `${where}: scaleOptions.minReplicas (${minReplicas}) is above maxReplicas (${maxReplicas})`);
+  return {
+    name: c.name,
+    namespace: c.namespace ?? "default",
+    version: c.version ?? "0.1.0",
+    lang,
+    entry: c.entry ?? (lang === "c" ? "main.c" : "assembly/index.ts"),
+    appId: c.appId ?? c.name,
+    triggers: c.triggers ?? { http: {} },
+    inputs: c.inputs ?? [],
+    outputs: c.outputs ?? [],
+    scaleOptions: { minReplicas, maxReplicas, idleTimeoutMs: toMs(scale.idleTimeout ?? "60s"), maxQueue: scale.maxQueue ?? 1024 },
+    isolation: c.isolation ?? "reuse",
+    limits: {
+      timeoutMs: toMs(limits.timeout ?? "10s"),
+      memoryPages: Math.ceil(toBytes(limits.memory ?? "64Mi") / 65536),
+      requestBytes: toBytes(limits.requestBody ?? "1Mi"),
+      responseBytes: toBytes(limits.responseBody ?? "8Mi"),
+    },
+    permissions: { hosts: c.permissions?.hosts ?? [] },
+  };
+}
+
+function fail(where: string, at: string, msg: string): never {
+  throw new WfnError(BuildErrors.CONFIG_INVALID, `${where}: ${at || "the document"} ${msg}`);
+}
+
+function check(v: unknown, s: Shape, at: string, where: string): void {
+  switch (s.t) {
+    case "string":
+      if (typeof v !== "string") fail(where, at, `must be a string, got ${describe(v)}`);
+      if (s.enum && !s.enum.includes(v)) fail(where, at, `must be one of ${s.enum.join(", ")}, got '${v}'`);
+      if (s.pattern && !s.pattern.test(v)) fail(where, at, `'${v}' is not valid: ${s.hint ?? s.pattern}`);
+      return;
+    case "int":
+      if (typeof v !== "number" || !Number.isInteger(v)) fail(where, at, `must be a whole number, got ${describe(v)}`);
+      if ((s.min !== undefined && v < s.min) || (s.max !== undefined && v > s.max)) fail(where, at, `must be between ${s.min ?? "-inf"} and ${s.max ?? "inf"}, got ${v}`);
+      return;
+    case "size":
+      if (!Number.isFinite(toBytes(v))) fail(where, at, `must be a size like 1Mi, 512Ki or a byte count, got ${describe(v)}`);
+      return;
+    case "duration":
+      if (!Number.isFinite(toMs(v))) fail(where, at, `must be a duration like 30s, 250ms, 2m or milliseconds, got ${describe(v)}`);
+      return;
+    case "list":
+      if (!Array.isArray(v)) fail(where, at, `must be a list, got ${describe(v)}`);
+      v.forEach((item, i) => check(item, s.of, `${at}[${i}]`, where));
+      return;
+    case "map":
+      if (!isObject(v)) fail(where, at, `must be a map of strings, got ${describe(v)}`);
+      for (const [k, x] of Object.entries(v)) if (typeof x !== "string") fail(where, `${at}.${k}`, `must be a string (quote numbers and booleans), got ${describe(x)}`);
+      return;
+    case "object": {
+      if (!isObject(v)) fail(where, at, `must be a map, got ${describe(v)}`);
+      const unknown = Object.keys(v).filter((k) => !(k in s.fields));
+      if (unknown.length > 0) {
+        const known = Object.keys(s.fields);
+        const list = unknown.map((k) => { const near = closest(k, known); return `'${at ? at + "." : ""}${k}'${near ? ` (did you mean '${near}'?)` : ""}`; });
+        throw new WfnError(BuildErrors.CONFIG_UNKNOWN_KEY, `${where}: unknown key${unknown.length > 1 ? "s" : ""} ${list.join(", ")}; known keys${at ? ` of ${at}` : ""}: ${known.join(", ")}`);
+      }
+      for (const r of s.required ?? []) if (v[r] === undefined) fail(where, at ? `${at}.${r}` : r, "is required");
+      for (const [k, x] of Object.entries(v)) if (x !== undefined && x !== null) check(x, s.fields[k]!, at ? `${at}.${k}` : k, where);
+      return;
+    }
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+function describe(v: unknown): string {
+  return v === null ? "null" : Array.isArray(v) ? "a list" : typeof v === "object" ? "a map" : `${typeof v} ${JSON.stringify(v)}`;
+}
+
+const UNITS: Record<string, number> = { "": 1, B: 1, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, K: 1000, M: 1000 ** 2, G: 1000 ** 3 };
+/** "1Mi" -> 1048576; numbers are bytes. NaN when unreadable. */
+export function toBytes(v: unknown): number {
+  if (typeof v === "number") return Number.isInteger(v) && v >= 0 ? v : NaN;
+  const m = typeof v === "string" ? /^(\d+(?:\.\d+)?)\s*(B|Ki|Mi|Gi|K|M|G)?$/.exec(v.trim()) : null;
+  return m ? Math.round(Number(m[1]) * UNITS[m[2] ?? ""]!) : NaN;
+}
+/** "30s" -> 30000; numbers are milliseconds. NaN when unreadable. */
+export function toMs(v: unknown): number {
+  if (typeof v === "number") return v >= 0 ? v : NaN;
+  const m = typeof v === "string" ? /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/.exec(v.trim()) : null;
+  if (!m) return NaN;
+  return Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as Record<string, number>)[m[2]!]!;
+}
+
+function closest(word: string, options: string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const o of options) {
+    const d = distance(word.toLowerCase(), o.toLowerCase());
+    if (d < bestD || (o.toLowerCase().startsWith(word.toLowerCase()) && !best)) { best = o; bestD = d; }
+  }
+  return best;
+}
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}

@@ -1,0 +1,95 @@
+import { Command, CommanderError } from "commander";
+import { isWfnError } from "@wasm-fn/abi";
+
+/**
+ * Builds the `wasm-fn` commander program. Each command lives in ./commands/<name>.ts and is
+ * imported only when it runs, so `wasm-fn run` does not pay for the compiler or the registry client.
+ * One wrapper (`action`) owns error printing and exit codes.
+ */
+export function buildProgram(): Command {
+  const program = new Command("wasm-fn")
+    .description("WebAssembly functions: build to KB-sized OCI images, serve with microsecond cold starts, reach any backend through Dapr")
+    .version("0.1.0")
+    .option("--json", "machine-readable output (one JSON document on stdout)")
+    .showHelpAfterError();
+
+  program.command("init <dir>")
+    .description("scaffold a function that builds and runs as generated")
+    .option("--lang <lang>", "as (AssemblyScript) or c", "as")
+    .option("--trigger <trigger>", "http or event", "http")
+    .option("--name <name>", "function name (default: the directory name)")
+    .action(action("init"));
+
+  program.command("build [dir]")
+    .description("compile the function in dir (default .) to dist/<name>.wasm and an OCI image in dist/oci")
+    .option("--format <format>", "image (runnable WasmEdge image) or artifact (CNCF Wasm OCI artifact)", "image")
+    .option("--tar", "also write an oci-archive tar (dist/<name>.oci.tar)")
+    .option("--no-optimize", "skip Binaryen optimisation (faster, bigger)")
+    .option("--no-image", "only write the module and its metadata")
+    .action(action("build"));
+
+  program.command("run [targets...]")
+    .description("serve functions: directories, .wasm files or OCI references (default .)")
+    .option("-p, --port <port>", "port to listen on", "8080")
+    .option("--host <addr>", "address to listen on", "127.0.0.1")
+    .option("--domain <domain>", "domain for host-based routes {name}.{namespace}.{domain}", "local")
+    .option("--dapr", "use a Dapr sidecar for capabilities (DAPR_HTTP_PORT, or start daprd from PATH)")
+    .option("--state-file <file>", "where the embedded backend keeps state", ".wasm-fn/state.json")
+    .option("--watch", "pick up new builds of served functions without dropping requests")
+    .option("--insecure", "allow plain-HTTP registries when pulling references")
+    .action(action("run"));
+
+  program.command("push <ref> [dir]")
+    .description("push the image built for the function in dir (default .) to an OCI registry")
+    .option("--insecure", "allow a plain-HTTP registry")
+    .action(action("push"));
+
+  program.command("pull <ref>")
+    .description("pull an image into the local content-addressed cache, verifying every digest")
+    .option("--insecure", "allow a plain-HTTP registry")
+    .action(action("pull"));
+
+  program.command("login <registry>")
+    .description("store registry credentials in docker config format (~/.docker/config.json)")
+    .option("-u, --username <user>", "user name")
+    .option("--password-stdin", "read the password or token from standard input")
+    .action(action("login"));
+
+  program.command("inspect <ref>")
+    .description("show an image's manifest, config and annotations (a registry reference or an OCI layout directory)")
+    .option("--insecure", "allow a plain-HTTP registry")
+    .action(action("inspect"));
+
+  return program;
+}
+
+type Handler = (args: unknown[], opts: Record<string, unknown>, global: Record<string, unknown>) => Promise<number | void>;
+
+function action(name: string) {
+  return async (...raw: unknown[]): Promise<void> => {
+    const cmd = raw[raw.length - 1] as Command;
+    const opts = raw[raw.length - 2] as Record<string, unknown>;
+    const args = raw.slice(0, -2);
+    const mod = (await import(`./commands/${name}.js`)) as { run: Handler };
+    const code = await mod.run(args, opts, cmd.optsWithGlobals());
+    if (typeof code === "number" && code !== 0) process.exitCode = code;
+  };
+}
+
+/** Runs the CLI; returns the exit code. Errors with a WFN_ code print as `error WFN_X: sentence`. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram().exitOverride();
+  const json = argv.includes("--json");
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (isWfnError(err)) {
+      if (json) process.stdout.write(JSON.stringify({ error: { code: err.code, message: err.message } }) + "\n");
+      else process.stderr.write(`error ${err.code}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the real parts the test suite starts (each on a free loopback port, stopped by PID):
+# Redis, Mosquitto, Prometheus Pushgateway, a registry (distribution), skopeo, umoci, containerd,
+# clang + wasi-libc for the C example, wrk for benchmarks; then builds daprd (cached).
+set -euo pipefail
+need=(redis-server mosquitto mosquitto-clients prometheus-pushgateway docker-registry skopeo umoci containerd
+      clang lld wasi-libc libclang-rt-dev-wasm32 wrk apache2-utils)
+missing=()
+for p in "${need[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  echo "provision: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian starts some of these as system services; the tests start their own on free ports.
+for s in redis-server mosquitto prometheus-pushgateway docker-registry containerd; do
+  if command -v systemctl >/dev/null 2>&1; then systemctl stop "$s" >/dev/null 2>&1 || true; fi
+done
+bash "$(dirname "$0")/build-daprd.sh" >/dev/null
