@@ -33,9 +33,7 @@ export function buildProgram(): Command {
     .option("-p, --port <port>", "port to listen on", "8080")
     .option("--host <addr>", "address to listen on", "127.0.0.1")
     .option("--domain <domain>", "domain for host-based routes {name}.{namespace}.{domain}", "local")
-    .option("--dapr", "use a Dapr sidecar for capabilities (DAPR_HTTP_PORT, or start daprd from PATH)")
-    .option("--state-file <file>", "where the embedded backend keeps state", ".wasm-fn/state.json")
-    .option("--watch", "pick up new builds of served functions without dropping requests")
+    .option("--no-access-log", "do not log a JSON line per request")
     .option("--insecure", "allow plain-HTTP registries when pulling references")
     .action(action("run"));
 

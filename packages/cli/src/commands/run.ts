@@ -1,0 +1,50 @@
+import { stat } from "node:fs/promises";
+import path from "node:path";
+import { startShim, createLogger, type FunctionSource } from "@wasm-fn/runtime-shim";
+import { normalizeConfig } from "@wasm-fn/build/config";
+import { WfnError } from "@wasm-fn/abi";
+
+/** `wasm-fn run [targets...]`: serve directories, .wasm files or OCI references until SIGTERM/SIGINT. */
+export async function run(args: unknown[], opts: Record<string, unknown>, global: Record<string, unknown>): Promise<number> {
+  const targets = (args[0] as string[] | undefined)?.length ? (args[0] as string[]) : ["."];
+  const log = createLogger();
+  const functions: FunctionSource[] = [];
+  for (const t of targets) functions.push(await resolveTarget(t, Boolean(opts.insecure)));
+  const port = Number(opts.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new WfnError("WFN_USAGE", `--port must be a number from 0 to 65535, got '${String(opts.port)}'`);
+  const shim = await startShim({ functions, host: String(opts.host), port, domain: String(opts.domain), log, accessLog: opts.accessLog !== false });
+  if (global.json) {
+    process.stdout.write(JSON.stringify({ url: shim.url, functions: shim.urls }) + "\n");
+  } else {
+    for (const u of shim.urls) process.stderr.write(`serving ${u.namespace}/${u.name} at ${u.url}  (Host: ${u.host})\n`);
+    process.stderr.write(`wasm-fn listening on ${shim.url}  (/healthz, /readyz; Ctrl-C to stop)\n`);
+  }
+  log.log("info", "listening", { url: shim.url, functions: shim.urls.map((u) => `${u.namespace}/${u.name}`) });
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) { process.exit(130); }
+      stopping = true;
+      log.log("info", "draining: finishing in-flight requests", { signal });
+      shim.close().then(() => { log.log("info", "stopped", { signal }); resolve(); }, () => resolve());
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  return 0;
+}
+
+async function resolveTarget(target: string, insecure: boolean): Promise<FunctionSource> {
+  const st = await stat(target).catch(() => null);
+  if (st?.isDirectory()) return { kind: "dir", dir: path.resolve(target) };
+  if (st?.isFile()) return { kind: "file", file: path.resolve(target) };
+  const oci = await import("@wasm-fn/oci");
+  if (oci.isImageReference(target)) {
+    const pulled = await oci.pullToCache(target, { insecure });
+    const meta = (pulled.metadata ?? {}) as { config?: unknown; name?: string };
+    const config = normalizeConfig(meta.config ?? { name: meta.name ?? path.basename(pulled.wasmPath, ".wasm") }, `${target} (image metadata)`);
+    const { readFile } = await import("node:fs/promises");
+    return { kind: "bytes", wasm: await readFile(pulled.wasmPath), config, origin: `${target}@${pulled.manifestDigest}` };
+  }
+  throw new WfnError("WFN_TARGET_NOT_FOUND", `'${target}' is not a function directory, a .wasm file, or an OCI reference (like localhost:5000/hello:0.1.0)`);
+}

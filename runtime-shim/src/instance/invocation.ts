@@ -1,0 +1,124 @@
+import { Field, LogLevel } from "@wasm-fn/abi";
+import type { Logger } from "../logger.js";
+
+/** CloudEvent attributes of an async invocation (pubsub or input binding). */
+export interface EventAttributes {
+  id?: string;
+  source?: string;
+  type?: string;
+  specversion?: string;
+  datacontenttype?: string;
+  subject?: string;
+  time?: string;
+  topic?: string;
+  pubsubname?: string;
+  input?: string;
+}
+
+/** What a guest sees of one request or event, and what it answers. */
+export interface InvocationInput {
+  requestId: string;
+  method: string;
+  path: string;
+  query: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: Uint8Array;
+  event?: EventAttributes;
+}
+
+export interface InvocationResult {
+  status: number;
+  headers: [string, string][];
+  body: Uint8Array;
+  outcome: number;
+}
+
+const enc = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+/** Per-invocation state the host imports read and write. One instance serves one invocation at a time. */
+export class Invocation {
+  status = 200;
+  headers: [string, string][] = [];
+  chunks: Uint8Array[] = [];
+  size = 0;
+  /** Bytes of the last `call` result (or error message), until the guest takes them. */
+  pending: Uint8Array | null = null;
+  private fieldCache = new Map<number, Uint8Array | null>();
+
+  constructor(
+    readonly input: InvocationInput,
+    readonly functionName: string,
+    readonly log: Logger,
+    readonly maxResponseBytes: number,
+  ) {}
+
+  /** Bytes of a request field, or null when absent. Cached: guests often ask twice (length, then copy). */
+  field(f: number): Uint8Array | null {
+    const hit = this.fieldCache.get(f);
+    if (hit !== undefined) return hit;
+    const v = this.computeField(f);
+    this.fieldCache.set(f, v);
+    return v;
+  }
+
+  private computeField(f: number): Uint8Array | null {
+    const i = this.input;
+    const ev = i.event;
+    switch (f) {
+      case Field.METHOD: return enc.encode(i.method);
+      case Field.PATH: return enc.encode(i.path);
+      case Field.QUERY: return enc.encode(i.query);
+      case Field.BODY: return i.body ?? EMPTY;
+      case Field.HEADERS: {
+        let s = "";
+        for (const [k, v] of Object.entries(i.headers)) if (v !== undefined) s += `${k}: ${Array.isArray(v) ? v.join(", ") : v}\n`;
+        return enc.encode(s);
+      }
+      case Field.REQUEST_ID: return enc.encode(i.requestId);
+      case Field.KIND: return enc.encode(ev ? "event" : "http");
+      case Field.FUNCTION: return enc.encode(this.functionName);
+    }
+    if (!ev) return null;
+    const key = EVENT_FIELDS[f];
+    const v = key ? ev[key] : undefined;
+    return v === undefined ? null : enc.encode(v);
+  }
+
+  header(name: string): Uint8Array | null {
+    const v = this.input.headers[name.toLowerCase()];
+    if (v === undefined) return null;
+    return enc.encode(Array.isArray(v) ? v.join(", ") : v);
+  }
+
+  /** Appends to the response body; false when that would pass the response limit. */
+  append(bytes: Uint8Array): boolean {
+    if (this.size + bytes.length > this.maxResponseBytes) return false;
+    this.chunks.push(bytes);
+    this.size += bytes.length;
+    return true;
+  }
+
+  guestLog(level: number, msg: string): void {
+    const l = level <= LogLevel.DEBUG ? "debug" : level === LogLevel.INFO ? "info" : level === LogLevel.WARN ? "warn" : "error";
+    this.log.log(l, msg, { requestId: this.input.requestId, fn: this.functionName, source: "guest" });
+  }
+
+  result(outcome: number): InvocationResult {
+    const body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    return { status: this.status, headers: this.headers, body, outcome };
+  }
+}
+
+const EVENT_FIELDS: Record<number, keyof EventAttributes> = {
+  [Field.EVENT_ID]: "id",
+  [Field.EVENT_SOURCE]: "source",
+  [Field.EVENT_TYPE]: "type",
+  [Field.EVENT_SPECVERSION]: "specversion",
+  [Field.EVENT_DATACONTENTTYPE]: "datacontenttype",
+  [Field.EVENT_SUBJECT]: "subject",
+  [Field.EVENT_TIME]: "time",
+  [Field.EVENT_TOPIC]: "topic",
+  [Field.EVENT_PUBSUBNAME]: "pubsubname",
+  [Field.EVENT_INPUT]: "input",
+};
