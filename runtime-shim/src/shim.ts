@@ -22,6 +22,8 @@ export interface RunningShim {
   functions: RoutedFunction[];
   /** The URL each function answers on (path-based route). */
   urls: { name: string; namespace: string; url: string; host: string }[];
+  /** Targets that could not be loaded (the others are served): each with its clear error. */
+  failed: { source: string; error: WfnError }[];
   /** Finishes in-flight requests, then stops. */
   close(): Promise<void>;
 }
@@ -39,7 +41,19 @@ export async function startShim(opts: ShimOptions): Promise<RunningShim> {
   const caps = new CapabilityRouter(opts.capabilities ?? []);
   const gateway = new Gateway({ host, port: opts.port ?? 8080, domain, log, accessLog: opts.accessLog ?? false });
   const functions: RoutedFunction[] = [];
+  const failed: RunningShim["failed"] = [];
   for (const src of opts.functions) {
+    try {
+      functions.push(await loadOne(src));
+    } catch (e) {
+      // One bad module must not take the others down: report it and serve the rest.
+      if (!(e instanceof WfnError) || opts.functions.length === 1) throw e;
+      failed.push({ source: describeSource(src), error: e });
+      log.log("error", e.message, { code: e.code, source: describeSource(src) });
+    }
+  }
+  if (functions.length === 0 && failed.length > 0) throw failed[0]!.error;
+  async function loadOne(src: FunctionSource): Promise<RoutedFunction> {
     const code = await readFunction(src);
     const fnInfo = { name: code.config.name, namespace: code.config.namespace, appId: code.config.appId, permissions: code.config.permissions };
     const calls = caps.forFunction(fnInfo);
@@ -52,8 +66,8 @@ export async function startShim(opts: ShimOptions): Promise<RunningShim> {
     if (functions.some((f) => f.name === routed.name && f.namespace === routed.namespace)) {
       throw new WfnError("WFN_DUPLICATE_FUNCTION", `two functions are named ${routed.namespace}/${routed.name}; give one another name or namespace in its wasm-fn.yaml`);
     }
-    functions.push(routed);
     gateway.router.add(routed);
+    return routed;
   }
   const address = await gateway.listen();
   gateway.ready = true;
@@ -64,10 +78,15 @@ export async function startShim(opts: ShimOptions): Promise<RunningShim> {
     address,
     gateway,
     functions,
+    failed,
     urls: functions.map((f) => ({ name: f.name, namespace: f.namespace, url: `${url}/${f.namespace}/${f.name}`, host: `${f.name}.${f.namespace}.${domain}` })),
     async close() {
       await gateway.drain();
       for (const f of functions) f.close();
     },
   };
+}
+
+function describeSource(src: FunctionSource): string {
+  return src.kind === "dir" ? src.dir : src.kind === "file" ? src.file : src.origin;
 }

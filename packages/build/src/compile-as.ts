@@ -5,9 +5,14 @@ import { WfnError } from "@wasm-fn/abi";
 import { BuildErrors } from "./errors.js";
 
 const require = createRequire(import.meta.url);
-/** node_modules folder holding @wasm-fn/sdk: AssemblyScript resolves `import ... from "@wasm-fn/sdk"` there. */
 const sdkRoot = path.dirname(require.resolve("@wasm-fn/sdk/package.json"));
-const sdkModules = path.resolve(sdkRoot, "..", "..");
+/**
+ * A virtual package folder handed to the compiler as `--path`: reads below it are served from the
+ * SDK wherever it is installed (a workspace symlink, a global install), so a function directory
+ * anywhere on disk resolves `import ... from "@wasm-fn/sdk"` without its own node_modules.
+ */
+const SDK_MODULES = path.join(path.parse(process.cwd()).root, "__wasm_fn_modules__");
+const SDK_PREFIX = path.join(SDK_MODULES, "@wasm-fn", "sdk") + path.sep;
 const wasiShimConfig = require.resolve("@assemblyscript/wasi-shim/asconfig.json");
 
 const ENTRY = "__wasm_fn_entry__.ts";
@@ -38,7 +43,7 @@ export async function compileAssemblyScript(fnDir: string, entry: string, opts: 
     "--baseDir", fnDir,
     "--outFile", "out.wasm",
     "--config", wasiShimConfig,
-    "--path", sdkModules,
+    "--path", SDK_MODULES,
     "--runtime", "incremental",
     "--noAssert",
     "--disableWarning",
@@ -48,7 +53,8 @@ export async function compileAssemblyScript(fnDir: string, entry: string, opts: 
     readFile: async (name: string, baseDir: string) => {
       const p = path.resolve(baseDir, name);
       if (p === virtualEntry) return entrySource(userModule);
-      try { return await readFile(p, "utf8"); } catch { return null; }
+      const file = p.startsWith(SDK_PREFIX) ? path.join(sdkRoot, p.slice(SDK_PREFIX.length)) : p;
+      try { return await readFile(file, "utf8"); } catch { return null; }
     },
     writeFile: (name: string, contents: Uint8Array | string) => {
       if (name.endsWith(".wasm") && typeof contents !== "string") binary = contents;
@@ -60,7 +66,7 @@ export async function compileAssemblyScript(fnDir: string, entry: string, opts: 
     stderr: sink((s) => { diagnostics += s; }),
   });
   if (error || !binary) {
-    const text = diagnostics.replace(/\x1b\[[0-9;]*m/g, "").replaceAll(ENTRY, path.relative(fnDir, entryAbs)).trim();
+    const text = diagnostics.replace(/\x1b\[[0-9;]*m/g, "").replaceAll(ENTRY, path.basename(entryAbs)).replaceAll(SDK_MODULES, "node_modules").trim();
     const hint = /handle/.test(text) && /not found|has no exported member|Module '.*' has no exported member/.test(text)
       ? `\n${entry} must export \`function handle(req: Request): Response\` (import them from "@wasm-fn/sdk")`
       : "";

@@ -43,7 +43,7 @@ export function buildProgram(): Command {
     .action(action("push"));
 
   program.command("pull <ref>")
-    .description("pull an image into the local content-addressed cache, verifying every digest")
+    .description("pull an image (or import an oci-archive .tar) into the local content-addressed cache, verifying every digest")
     .option("--insecure", "allow a plain-HTTP registry")
     .action(action("pull"));
 
@@ -51,10 +51,11 @@ export function buildProgram(): Command {
     .description("store registry credentials in docker config format (~/.docker/config.json)")
     .option("-u, --username <user>", "user name")
     .option("--password-stdin", "read the password or token from standard input")
+    .option("--insecure", "allow a plain-HTTP registry")
     .action(action("login"));
 
   program.command("inspect <ref>")
-    .description("show an image's manifest, config and annotations (a registry reference or an OCI layout directory)")
+    .description("show an image's manifest, config and annotations (a registry reference, an OCI layout directory or an oci-archive tar)")
     .option("--insecure", "allow a plain-HTTP registry")
     .action(action("inspect"));
 

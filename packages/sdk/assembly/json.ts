@@ -81,7 +81,7 @@ export namespace JSON {
 
   export function str(s: string): Str { return new Str(s); }
   export function num(n: f64): Num { return new Num(n); }
-  export function bool(b: bool): Bool { return new Bool(b); }
+  export function boolOf(b: bool): Bool { return new Bool(b); }
   export function nil(): Null { return new Null(); }
   export function obj(): Obj { return new Obj(); }
   export function arr(): Arr { return new Arr(); }

@@ -13,8 +13,9 @@ export async function run(args: unknown[], opts: Record<string, unknown>, global
   const port = Number(opts.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new WfnError("WFN_USAGE", `--port must be a number from 0 to 65535, got '${String(opts.port)}'`);
   const shim = await startShim({ functions, host: String(opts.host), port, domain: String(opts.domain), log, accessLog: opts.accessLog !== false });
+  for (const f of shim.failed) process.stderr.write(`error ${f.error.code}: ${f.error.message}\n  (not serving ${f.source}; the other functions are served)\n`);
   if (global.json) {
-    process.stdout.write(JSON.stringify({ url: shim.url, functions: shim.urls }) + "\n");
+    process.stdout.write(JSON.stringify({ url: shim.url, functions: shim.urls, failed: shim.failed.map((f) => ({ source: f.source, code: f.error.code, message: f.error.message })) }) + "\n");
   } else {
     for (const u of shim.urls) process.stderr.write(`serving ${u.namespace}/${u.name} at ${u.url}  (Host: ${u.host})\n`);
     process.stderr.write(`wasm-fn listening on ${shim.url}  (/healthz, /readyz; Ctrl-C to stop)\n`);

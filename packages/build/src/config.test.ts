@@ -1,0 +1,65 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadConfig, normalizeConfig, toBytes, toMs } from "./config.js";
+
+describe("function config (wasm-fn.yaml)", () => {
+  it("fills OpenFunction-style defaults", () => {
+    const c = normalizeConfig({ name: "hello" });
+    expect(c).toMatchObject({
+      name: "hello", namespace: "default", version: "0.1.0", lang: "as", entry: "assembly/index.ts", appId: "hello",
+      scaleOptions: { minReplicas: 0, maxReplicas: 64 }, isolation: "reuse", inputs: [], outputs: [], permissions: { hosts: [] },
+    });
+    expect(c.limits.memoryPages).toBe(1024);
+    expect(normalizeConfig({ name: "c1", lang: "c" }).entry).toBe("main.c");
+  });
+
+  it("reads OpenFunction field names: triggers.http.route, scaleOptions, inputs, outputs", () => {
+    const c = normalizeConfig({
+      name: "orders", namespace: "shop",
+      triggers: { http: { route: { paths: ["/orders"], hostnames: ["orders.example.com"] } } },
+      scaleOptions: { minReplicas: 2, maxReplicas: 8, idleTimeout: "30s" },
+      inputs: [{ dapr: { name: "pubsub", type: "pubsub.redis", topic: "orders" } }],
+      outputs: [{ dapr: { name: "push", type: "bindings.http", operation: "post", metadata: { path: "/metrics" } } }],
+      limits: { timeout: "250ms", memory: "2Mi", requestBody: "64Ki" },
+    });
+    expect(c.triggers.http?.route?.paths).toEqual(["/orders"]);
+    expect(c.scaleOptions).toMatchObject({ minReplicas: 2, maxReplicas: 8, idleTimeoutMs: 30_000 });
+    expect(c.limits).toMatchObject({ timeoutMs: 250, memoryPages: 32, requestBytes: 65536 });
+    expect(c.outputs[0]!.dapr.metadata).toEqual({ path: "/metrics" });
+  });
+
+  it("names unknown keys, with a suggestion", () => {
+    expect(() => normalizeConfig({ name: "x", scaleOption: { minReplicas: 1 } })).toThrow(/unknown key 'scaleOption' \(did you mean 'scaleOptions'\?\)/);
+    expect(() => normalizeConfig({ name: "x", limits: { timout: "1s", colour: 1 } })).toThrow(/unknown keys 'limits.timout' \(did you mean 'timeout'\?\), 'limits.colour'/);
+    try { normalizeConfig({ name: "x", bogus: 1 }); } catch (e) { expect((e as { code: string }).code).toBe("WFN_CONFIG_UNKNOWN_KEY"); }
+  });
+
+  it("says what is wrong with a value", () => {
+    expect(() => normalizeConfig({})).toThrow(/name is required/);
+    expect(() => normalizeConfig({ name: "Bad_Name" })).toThrow(/'Bad_Name' is not valid: lower-case/);
+    expect(() => normalizeConfig({ name: "x", lang: "rust" })).toThrow(/lang must be one of as, c, got 'rust'/);
+    expect(() => normalizeConfig({ name: "x", scaleOptions: { minReplicas: 5, maxReplicas: 2 } })).toThrow(/minReplicas \(5\) is above maxReplicas \(2\)/);
+    expect(() => normalizeConfig({ name: "x", limits: { memory: "lots" } })).toThrow(/limits.memory must be a size/);
+    expect(() => normalizeConfig({ name: "x", outputs: [{ dapr: { name: "b", metadata: { n: 5 } } }] })).toThrow(/outputs\[0\].dapr.metadata.n must be a string/);
+    expect(() => normalizeConfig({ name: "x", triggers: { http: { route: { paths: ["no-slash"] } } } })).toThrow(/a path starting with '\/'/);
+  });
+
+  it("reports a missing file and broken YAML clearly", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "wfn-cfg-"));
+    await expect(loadConfig(dir)).rejects.toThrow(/no wasm-fn.yaml in .*wasm-fn init/);
+    await writeFile(path.join(dir, "wasm-fn.yaml"), "name: [unclosed\n");
+    await expect(loadConfig(dir)).rejects.toThrow(/not valid YAML/);
+  });
+
+  it("parses sizes and durations", () => {
+    expect(toBytes("1Mi")).toBe(1048576);
+    expect(toBytes("64Ki")).toBe(65536);
+    expect(toBytes(10)).toBe(10);
+    expect(toBytes("1 gallon")).toBeNaN();
+    expect(toMs("250ms")).toBe(250);
+    expect(toMs("2m")).toBe(120_000);
+    expect(toMs("soon")).toBeNaN();
+  });
+});
