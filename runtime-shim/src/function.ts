@@ -63,7 +63,13 @@ export async function compileFunction(code: LoadedCode, host: HostCalls): Promis
   } catch (e) {
     throw new WfnError("WFN_NOT_WASM", `${code.origin} is not a valid WebAssembly module: ${(e as Error).message}`, { status: 400 });
   }
-  validateModule(mod, code.origin);
+  if (!validateModule(mod, code.origin).instrumented) {
+    // Built elsewhere (plain clang, another toolchain): add the fuel checks and asyncify here, once,
+    // so its timeout holds and its host calls can wait on I/O like a module from `wasm-fn build`.
+    const { instrument } = await import("@wasm-fn/build");
+    mod = await WebAssembly.compile((await instrument(capped, { optimize: false })) as Uint8Array<ArrayBuffer>);
+    validateModule(mod, code.origin);
+  }
   const probe = new Instance(mod, host, { timeoutMs: code.config.limits.timeoutMs, maxMemoryPages: code.config.limits.memoryPages }, code.origin);
   checkAbiVersion(probe.init(), code.origin);
   return mod;
