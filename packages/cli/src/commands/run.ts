@@ -17,8 +17,9 @@ export async function run(args: unknown[], opts: Record<string, unknown>, global
   if (global.json) {
     process.stdout.write(JSON.stringify({ url: shim.url, functions: shim.urls, failed: shim.failed.map((f) => ({ source: f.source, code: f.error.code, message: f.error.message })) }) + "\n");
   } else {
-    for (const u of shim.urls) process.stderr.write(`serving ${u.namespace}/${u.name} at ${u.url}  (Host: ${u.host})\n`);
     process.stderr.write(`wasm-fn listening on ${shim.url}  (/healthz, /readyz; Ctrl-C to stop)\n`);
+    for (const u of shim.urls) process.stderr.write(`  ${u.namespace}/${u.name}  ${u.url}  (or Host: ${u.host})\n`);
+    if (shim.urls[0]) process.stderr.write(`try: curl ${shim.urls[0].url}\n`);
   }
   log.log("info", "listening", { url: shim.url, functions: shim.urls.map((u) => `${u.namespace}/${u.name}`) });
   await new Promise<void>((resolve) => {
