@@ -4,7 +4,7 @@
 # clang + wasi-libc for the C example, wrk for benchmarks; then builds daprd (cached).
 set -euo pipefail
 need=(redis-server mosquitto mosquitto-clients prometheus-pushgateway docker-registry skopeo umoci containerd
-      clang lld wasi-libc libclang-rt-dev-wasm32 wrk apache2-utils)
+      clang lld wasi-libc libclang-rt-dev-wasm32 wrk apache2-utils openssl)
 missing=()
 for p in "${need[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

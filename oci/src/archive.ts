@@ -42,6 +42,13 @@ async function plan(tarPath: string): Promise<Planned[]> {
     if (path === null) continue;
     planned.set(path, planEntry(tarPath, path, e, planned));
   }
+  for (const p of planned.keys()) {
+    const parts = p.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const parent = planned.get(parts.slice(0, i).join("/"));
+      if (parent && !parent.dir) throw ociError(OciErrorCode.ARCHIVE_INVALID, `${tarPath}: '${p}' needs '${parent.path}' to be a folder, but the archive also has it as a file`);
+    }
+  }
   return [...planned.values()];
 }
 

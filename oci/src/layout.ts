@@ -43,14 +43,16 @@ export async function writeImageLayout(
       if (e.type === "directory") await mkdir(path, { recursive: true });
       else await writeFile(path, e.data ?? new Uint8Array(), { mode: 0o644 });
     }
+    // Inside the swap, so a tar that cannot be written leaves the old layout in place too.
+    if (opts.tarPath) {
+      await mkdir(dirname(opts.tarPath), { recursive: true });
+      await writeFileAtomic(opts.tarPath, writeTar(entries, prov.mtime));
+    }
   });
   let totalSize = 0;
   for (const b of img.blobs.values()) totalSize += b.length;
   const out = { manifestDigest: img.manifest.digest, configDigest: img.configDigest, layerDigest: img.layerDigest, totalSize };
-  if (!opts.tarPath) return out;
-  await mkdir(dirname(opts.tarPath), { recursive: true });
-  await writeFileAtomic(opts.tarPath, writeTar(entries, prov.mtime));
-  return { ...out, tarPath: opts.tarPath };
+  return opts.tarPath ? { ...out, tarPath: opts.tarPath } : out;
 }
 
 /** An image read from a layout folder; blobs are verified against their digests when read. */

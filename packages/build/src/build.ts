@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ABI_MAJOR, ABI_MINOR, assertWasmBytes, validateModule } from "@wasm-fn/abi";
-import { loadConfig, type FunctionConfig } from "./config.js";
+import { loadConfigFile } from "./config.js";
 import { compileAssemblyScript } from "./compile-as.js";
 import { compileC } from "./compile-c.js";
 import { instrument } from "./instrument.js";
@@ -14,7 +14,8 @@ export interface FunctionMetadata {
   namespace: string;
   version: string;
   wasm: { file: string; sha256: string; size: number };
-  config: FunctionConfig;
+  /** The function's wasm-fn.yaml as written (validated); readers apply defaults with normalizeConfig. */
+  config: Record<string, unknown>;
 }
 
 export interface BuildResult {
@@ -40,7 +41,7 @@ export interface BuildOptions {
 export async function buildFunction(dir: string, opts: BuildOptions = {}): Promise<BuildResult> {
   const t0 = performance.now();
   const optimize = opts.optimize ?? true;
-  const config = await loadConfig(dir);
+  const { config, source } = await loadConfigFile(dir);
   opts.onStep?.(`compiling ${config.entry} (${config.lang === "as" ? "AssemblyScript" : "C"})`);
   const raw = config.lang === "c" ? await compileC(dir, config.entry, { optimize }) : await compileAssemblyScript(dir, config.entry, { optimize });
   const t1 = performance.now();
@@ -59,7 +60,7 @@ export async function buildFunction(dir: string, opts: BuildOptions = {}): Promi
     namespace: config.namespace,
     version: config.version,
     wasm: { file: `${config.name}.wasm`, sha256: createHash("sha256").update(wasm).digest("hex"), size: wasm.length },
-    config,
+    config: source,
   };
   await mkdir(dist, { recursive: true });
   await writeAtomic(wasmPath, wasm);

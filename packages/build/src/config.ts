@@ -85,6 +85,14 @@ export const CONFIG_FILE = "wasm-fn.yaml";
 
 /** Reads and validates `<dir>/wasm-fn.yaml`. Unknown keys are an error that names them. */
 export async function loadConfig(dir: string): Promise<FunctionConfig> {
+  return (await loadConfigFile(dir)).config;
+}
+
+/**
+ * Like loadConfig, also returning the document as written (validated, without defaults): that is
+ * what metadata and images carry, so a later reader applies its own defaults to it.
+ */
+export async function loadConfigFile(dir: string): Promise<{ config: FunctionConfig; source: Record<string, unknown> }> {
   const file = path.join(dir, CONFIG_FILE);
   let text: string;
   try {
@@ -98,7 +106,7 @@ export async function loadConfig(dir: string): Promise<FunctionConfig> {
   } catch (e) {
     throw new WfnError(BuildErrors.CONFIG_INVALID, `${file}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
   }
-  return normalizeConfig(raw, file);
+  return { config: normalizeConfig(raw, file), source: raw as Record<string, unknown> };
 }
 
 /** Validates a parsed config object and fills in defaults. */

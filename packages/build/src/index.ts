@@ -1,4 +1,4 @@
 export { buildFunction, writeAtomic, type BuildResult, type BuildOptions, type FunctionMetadata } from "./build.js";
-export { loadConfig, normalizeConfig, toBytes, toMs, CONFIG_FILE, type FunctionConfig, type DaprRef } from "./config.js";
+export { loadConfig, loadConfigFile, normalizeConfig, toBytes, toMs, CONFIG_FILE, type FunctionConfig, type DaprRef } from "./config.js";
 export { instrument } from "./instrument.js";
 export { BuildErrors } from "./errors.js";

@@ -1,0 +1,98 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { extractOciArchive } from "./archive.js";
+import { ociCacheDir, recordBlobSources } from "./cache.js";
+import { OciErrorCode, ociError } from "./errors.js";
+import { parseJsonObject } from "./json.js";
+import { readLayout, selectManifest } from "./layout.js";
+import { cacheHit, materialize, type CachedImage, type ImageSource } from "./materialize.js";
+import { isIndexMediaType, MediaType } from "./media-types.js";
+import { formatReference, parseReference, type ImageRef } from "./reference.js";
+import { repoScope } from "./registry/auth.js";
+import { getBlob, type Progress } from "./registry/blobs.js";
+import { RegistryClient, type RegistryClientOptions } from "./registry/client.js";
+import type { ImageIndex, ImageManifest } from "./types.js";
+
+export interface PullOptions {
+  insecure?: boolean;
+  cacheDir?: string;
+  onProgress?: Progress;
+  /** Test hooks and tuning for the registry client (retries). */
+  client?: Omit<RegistryClientOptions, "insecure">;
+}
+
+const invalid = (m: string): Error => ociError(OciErrorCode.IMAGE_INVALID, m);
+
+/** Fetches the manifest for a reference, following an index to the Wasm platform's manifest. */
+async function resolveRemote(c: RegistryClient, r: ImageRef, onProgress?: Progress): Promise<ImageSource> {
+  const scopes = [repoScope(r.repository, "pull")];
+  let m = await c.getManifest(r.repository, r.digest ?? r.tag ?? "latest", scopes);
+  if (!m) throw ociError(OciErrorCode.REGISTRY_NOT_FOUND, `${formatReference(r)} does not exist; check the repository and tag (push it first with 'wasm-fn push')`, { status: 404 });
+  let doc = parseJsonObject(m.bytes, `manifest of ${formatReference(r)}`, invalid);
+  if (isIndexMediaType((doc.mediaType as string | undefined) ?? m.mediaType)) {
+    const chosen = selectManifest(doc as unknown as ImageIndex, undefined, formatReference(r));
+    m = await c.getManifest(r.repository, chosen.digest, scopes);
+    if (!m) throw ociError(OciErrorCode.REGISTRY_NOT_FOUND, `${formatReference(r)}: its index names ${chosen.digest}, which the registry does not have`, { status: 404 });
+    doc = parseJsonObject(m.bytes, `manifest ${chosen.digest}`, invalid);
+  }
+  if (!doc.config || !Array.isArray(doc.layers)) throw invalid(`${formatReference(r)} is not an image manifest (no config or layers)`);
+  const mediaType = (doc.mediaType as string | undefined) ?? (m.mediaType || MediaType.ociManifest);
+  return {
+    manifest: { mediaType, digest: m.digest, size: m.bytes.length },
+    manifestBytes: m.bytes,
+    parsed: doc as unknown as ImageManifest,
+    readBlob: (d) => getBlob(c, r.repository, d, onProgress),
+  };
+}
+
+/**
+ * Pulls an image into the content-addressed cache, verifying every digest, and returns the module.
+ * A digest reference already cached needs no network; a tag costs one HEAD when unchanged.
+ * @example const { wasmPath, metadata } = await pullToCache("localhost:5000/hello:0.1.0", { insecure: true })
+ */
+export async function pullToCache(ref: string, opts: PullOptions = {}): Promise<CachedImage> {
+  const r = parseReference(ref);
+  const cacheDir = ociCacheDir(opts.cacheDir);
+  if (r.digest) {
+    const hit = await cacheHit(cacheDir, r.digest);
+    if (hit) return hit;
+  }
+  const c = new RegistryClient(r.registry, { ...opts.client, insecure: !!opts.insecure });
+  try {
+    await c.ping();
+    if (!r.digest) {
+      const current = await c.headManifest(r.repository, r.tag ?? "latest", [repoScope(r.repository, "pull")]);
+      const hit = current ? await cacheHit(cacheDir, current) : undefined;
+      if (hit) return hit;
+    }
+    const src = await resolveRemote(c, r, opts.onProgress);
+    const out = await materialize(src, cacheDir, r.tag);
+    const digests = [src.parsed.config.digest, ...src.parsed.layers.map((l) => l.digest)];
+    await recordBlobSources(cacheDir, r.registry, r.repository, digests).catch(() => undefined);
+    return out;
+  } finally {
+    await c.close();
+  }
+}
+
+/**
+ * Imports an oci-archive tar (e.g. from `wasm-fn build --tar`) into the same cache, refusing
+ * unsafe archives before anything is written.
+ * @example await loadArchiveToCache("dist/hello.oci.tar")
+ */
+export async function loadArchiveToCache(tarPath: string, opts: { cacheDir?: string } = {}): Promise<CachedImage> {
+  const tmp = await mkdtemp(join(tmpdir(), "wasm-fn-archive-"));
+  try {
+    await extractOciArchive(tarPath, join(tmp, "layout"));
+    return await loadLayoutToCache(join(tmp, "layout"), opts);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Imports an OCI layout folder into the cache (verifying it like a pull). */
+export async function loadLayoutToCache(dir: string, opts: { cacheDir?: string; tag?: string } = {}): Promise<CachedImage> {
+  const img = await readLayout(dir, opts.tag);
+  return materialize({ manifest: img.manifest, manifestBytes: img.manifestBytes, parsed: img.parsed, readBlob: img.readBlob }, ociCacheDir(opts.cacheDir), opts.tag);
+}

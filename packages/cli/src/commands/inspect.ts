@@ -1,0 +1,28 @@
+import { print } from "../output.js";
+import type { InspectResult } from "@wasm-fn/oci";
+
+function human(r: InspectResult, size: (n: number) => string): string {
+  const cfg = r.config.content as { architecture?: string; os?: string; config?: { Entrypoint?: string[] } };
+  const lines = [
+    `${r.target} (${r.source})`,
+    `digest      ${r.digest}`,
+    `media type  ${r.mediaType}${r.artifactType ? ` (artifact ${r.artifactType})` : ""}`,
+    `platform    ${cfg.os ?? "?"}/${cfg.architecture ?? "?"}`,
+  ];
+  if (cfg.config?.Entrypoint) lines.push(`entrypoint  ${cfg.config.Entrypoint.join(" ")}`);
+  lines.push(`size        ${size(r.totalSize)} (manifest ${size(r.size)})`);
+  lines.push(`config      ${r.config.mediaType} ${r.config.digest} (${size(r.config.size)})`);
+  lines.push("layers");
+  for (const l of r.layers) lines.push(`  ${l.mediaType} ${l.digest} (${size(l.size)})`);
+  const ann = Object.entries(r.annotations).sort(([a], [b]) => a.localeCompare(b));
+  if (ann.length) lines.push("annotations", ...ann.map(([k, v]) => `  ${k}: ${v}`));
+  return lines.join("\n");
+}
+
+/** `wasm-fn inspect <ref|layout-dir|x.oci.tar>`: manifest, config, annotations and layers (`--json`: all of it). */
+export async function run(args: unknown[], opts: Record<string, unknown>, global: Record<string, unknown>): Promise<number> {
+  const { inspectImage, humanSize } = await import("@wasm-fn/oci");
+  const result = await inspectImage(String(args[0]), { insecure: Boolean(opts.insecure) });
+  print(Boolean(global.json), result, () => human(result, humanSize));
+  return 0;
+}
