@@ -1,3 +1,6 @@
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, expect } from "vitest";
 import { abiConformance } from "./conformance/abi-v1.case.js";
 import { cli, serve, type Served } from "./harness/cli.js";
@@ -6,9 +9,10 @@ let shim: Served;
 beforeAll(async () => {
   const b = await cli(["build", "test/fixtures/abi-probe", "--no-image"]);
   expect(b.code, b.stderr).toBe(0);
-  shim = await serve(["test/fixtures/abi-probe"]);
+  // `wasm-fn run` serves capabilities with the embedded backend (state in --state-file).
+  shim = await serve(["test/fixtures/abi-probe"], ["--state-file", path.join(mkdtempSync(path.join(os.tmpdir(), "wfn-abi-")), "state.json")]);
 });
 afterAll(async () => { await shim?.stop(); });
 
-// The shim with no capability backends: every capability must fail with NOT_CONFIGURED, never silently.
-abiConformance("runtime-shim, no backends", () => ({ url: `${shim.url}/default/abi-probe`, stateBackend: false }));
+// The shim as `wasm-fn run` starts it: the embedded backend serves state.
+abiConformance("runtime-shim, embedded backend", () => ({ url: `${shim.url}/default/abi-probe`, stateBackend: true }));

@@ -6,6 +6,9 @@ export const ShimErrors = {
   EXIT: "WFN_GUEST_EXIT",
   POOL_EXHAUSTED: "WFN_POOL_EXHAUSTED",
   POOL_CLOSED: "WFN_POOL_CLOSED",
+  /** Internal: an invocation outgrew its main-thread slice and is replayed on a worker thread. */
+  OFFLOAD: "WFN_OFFLOAD",
+  WORKER_LOST: "WFN_WORKER_LOST",
   BODY_TOO_LARGE: "WFN_BODY_TOO_LARGE",
   RESPONSE_TOO_LARGE: "WFN_RESPONSE_TOO_LARGE",
   BAD_REQUEST: "WFN_BAD_REQUEST",

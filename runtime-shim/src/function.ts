@@ -1,12 +1,16 @@
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import { availableParallelism } from "node:os";
 import { assertWasmBytes, checkAbiVersion, validateModule, WfnError } from "@wasm-fn/abi";
 import { loadConfig, normalizeConfig, type FunctionConfig } from "@wasm-fn/build/config";
 import { ShimErrors } from "./errors.js";
-import { Instance, type HostCalls } from "./instance/instance.js";
+import { chooseFresh, type FreshStrategy } from "./instance/fresh.js";
+import { Instance, Offload, type HostCalls, type Runner } from "./instance/instance.js";
 import { Invocation, type InvocationInput, type InvocationResult } from "./instance/invocation.js";
 import { capMemory } from "./instance/memory-limit.js";
-import { Pool } from "./pool/pool.js";
+import { Placement, type OffloadPolicy } from "./instance/placement.js";
+import { exportMutableGlobals, snapshotPlan } from "./instance/snapshot.js";
+import { Pool, type PoolStats } from "./pool/pool.js";
 import type { Logger } from "./logger.js";
 
 /** Where a function comes from: a built directory, a .wasm file (with its metadata JSON if present), or bytes pulled from a registry. */
@@ -70,51 +74,206 @@ export async function compileFunction(code: LoadedCode, host: HostCalls): Promis
     mod = await WebAssembly.compile((await instrument(capped, { optimize: false })) as Uint8Array<ArrayBuffer>);
     validateModule(mod, code.origin);
   }
+  if (code.config.isolation === "fresh") mod = await withGlobalExports(mod, capped);
   const probe = new Instance(mod, host, { timeoutMs: code.config.limits.timeoutMs, maxMemoryPages: code.config.limits.memoryPages }, code.origin);
   checkAbiVersion(probe.init(), code.origin);
   return mod;
 }
 
 /**
+ * Fresh isolation may reset instances instead of re-creating them: recompile with an export for
+ * every mutable global, so a reset can restore them (instance/snapshot.ts). Unchanged when it cannot.
+ */
+async function withGlobalExports(mod: WebAssembly.Module, capped: Uint8Array): Promise<WebAssembly.Module> {
+  // A module instrumented at load (built elsewhere) is not rewritten: it keeps `new` instances.
+  const rewritten = exportMutableGlobals(capped);
+  if (!rewritten || !validateModule(new WebAssembly.Module(rewritten.bytes as Uint8Array<ArrayBuffer>), "").instrumented) return mod;
+  return WebAssembly.compile(rewritten.bytes as Uint8Array<ArrayBuffer>);
+}
+
+/** How a shim runs its functions' instances (see docs/runtime.md). */
+export interface RunOptions {
+  /** Where instances run: adaptive (default), never (main thread only), always (worker threads). */
+  offload?: OffloadPolicy;
+  /** Main-thread slice under `adaptive`, in ms (default 50). */
+  sliceMs?: number;
+  /** Worker threads per offloaded function (default: cores - 1, at least 1). */
+  threads?: number;
+  /** Told about invocations and instance lifecycle (metrics). */
+  observer?: FunctionObserver;
+}
+
+/** What the metrics (or any other observer) learn from a function. Called on the request path: keep it cheap. */
+export interface FunctionObserver {
+  invoked(fn: ServedFunction, seconds: number, error: WfnError | null): void;
+  created(fn: ServedFunction, seconds: number, cold: boolean): void;
+  offloaded(fn: ServedFunction, reason: string): void;
+  swapped(fn: ServedFunction): void;
+}
+
+/** One version of a function: config, compiled module, where its instances run, and their pool. */
+interface Version {
+  config: FunctionConfig;
+  host: HostCalls;
+  module: WebAssembly.Module;
+  origin: string;
+  placement: Placement;
+  pool: Pool<Runner>;
+  fresh: FreshStrategy | null;
+  loadedAt: number;
+}
+
+const DEFAULT_SLICE_MS = 50;
+
+/**
  * A function being served: its compiled module (compiled once per process) and its instance pool.
- * `invoke` is the pool -> instance step of the request's straight line.
+ * `invoke` is the pool -> instance step of the request's straight line. `swap` replaces the code
+ * in place (hot swap): new invocations get the new version, the old one drains.
  */
 export class ServedFunction {
-  readonly pool: Pool<Instance>;
+  private v: Version;
+  private readonly draining = new Set<Version>();
+  private readonly observer: FunctionObserver | undefined;
+
   constructor(
-    readonly config: FunctionConfig,
-    readonly module: WebAssembly.Module,
-    private readonly host: HostCalls,
+    config: FunctionConfig,
+    module: WebAssembly.Module,
+    host: HostCalls,
     private readonly log: Logger,
-    readonly origin: string,
+    origin: string,
+    private readonly opts: RunOptions = {},
   ) {
-    const opts = { timeoutMs: config.limits.timeoutMs, maxMemoryPages: config.limits.memoryPages };
-    this.pool = new Pool<Instance>({
-      create: () => {
-        const inst = new Instance(module, host, opts, config.name);
-        inst.init();
-        return inst;
-      },
+    this.observer = opts.observer;
+    this.v = this.makeVersion(config, module, origin, host);
+  }
+
+  get config(): FunctionConfig { return this.v.config; }
+  get module(): WebAssembly.Module { return this.v.module; }
+  get origin(): string { return this.v.origin; }
+  get pool(): Pool<Runner> { return this.v.pool; }
+  get name(): string { return this.v.config.name; }
+  get namespace(): string { return this.v.config.namespace; }
+
+  async invoke(input: InvocationInput): Promise<InvocationResult> {
+    const v = this.v;
+    const t0 = performance.now();
+    try {
+      const r = await this.run(v, input, v.config.limits.timeoutMs);
+      this.observer?.invoked(this, (performance.now() - t0) / 1000, null);
+      return r;
+    } catch (e) {
+      this.observer?.invoked(this, (performance.now() - t0) / 1000, e instanceof WfnError ? e : new WfnError("WFN_INTERNAL", String(e)));
+      throw e;
+    }
+  }
+
+  /**
+   * Serves a new build: new invocations go to it at once; invocations in flight or queued on the
+   * old version finish there, then its instances are dropped. Resolves when the old one has drained.
+   */
+  async swap(config: FunctionConfig, module: WebAssembly.Module, origin: string, host: HostCalls = this.v.host): Promise<void> {
+    if (config.name !== this.name || config.namespace !== this.namespace) {
+      throw new WfnError("WFN_SWAP_RENAME", `a hot swap cannot rename ${this.namespace}/${this.name} to ${config.namespace}/${config.name}; restart the shim instead`, { status: 400 });
+    }
+    const old = this.v;
+    this.v = this.makeVersion(config, module, origin, host);
+    this.observer?.swapped(this);
+    this.draining.add(old);
+    await old.pool.drain();
+    old.pool.close();
+    old.placement.close();
+    this.draining.delete(old);
+  }
+
+  /** Pool counts, summed over the current version and any still draining. */
+  stats(): PoolStats & { placement: string; fresh: FreshStrategy | null; draining: number; loadedAt: number } {
+    const all = [this.v, ...this.draining].map((v) => v.pool.stats());
+    const sum = (k: keyof PoolStats) => all.reduce((n, s) => n + s[k], 0);
+    return {
+      live: sum("live"), idle: sum("idle"), busy: sum("busy"), queued: sum("queued"), created: sum("created"), coldStarts: sum("coldStarts"),
+      placement: this.v.placement.mode, fresh: this.v.fresh, draining: this.draining.size, loadedAt: this.v.loadedAt,
+    };
+  }
+
+  close(): void {
+    for (const v of [this.v, ...this.draining]) { v.pool.close(); v.placement.close(); }
+  }
+
+  private makeVersion(config: FunctionConfig, module: WebAssembly.Module, origin: string, host: HostCalls): Version {
+    const limits = { timeoutMs: config.limits.timeoutMs, maxMemoryPages: config.limits.memoryPages };
+    const fresh = config.isolation === "fresh" ? chooseFresh(module, snapshotPlan(module), host, limits, config.name) : null;
+    if (fresh) this.log.log("debug", "fresh isolation strategy", { fn: config.name, kind: fresh.kind, newUs: fresh.newUs, resetUs: fresh.resetUs });
+    const placement = new Placement({
+      module, host, log: this.log, source: origin, functionName: config.name,
+      timeoutMs: config.limits.timeoutMs, maxMemoryPages: config.limits.memoryPages, maxResponseBytes: config.limits.responseBytes,
+      policy: this.opts.offload ?? "adaptive",
+      sliceMs: this.opts.sliceMs ?? DEFAULT_SLICE_MS,
+      threads: this.opts.threads ?? Math.max(1, availableParallelism() - 1),
+      instrumented: validateModule(module, origin).instrumented,
+      fresh,
+    });
+    const pool: Pool<Runner> = new Pool<Runner>({
+      create: () => placement.create(),
       minReplicas: config.scaleOptions.minReplicas,
       maxReplicas: config.scaleOptions.maxReplicas,
       maxQueue: config.scaleOptions.maxQueue,
       idleTimeoutMs: config.scaleOptions.idleTimeoutMs,
-      singleUse: config.isolation === "fresh",
+      queueTimeoutMs: config.limits.timeoutMs,
+      // fresh: reset in place, or drop (and replace off the request path) when the module is re-instantiated per request.
+      recycle: fresh ? (r) => r.reset?.() ?? false : undefined,
+      replaceDropped: fresh !== null,
+      dispose: (r) => r.dispose?.(),
+      onCreate: (ms, cold) => this.observer?.created(this, ms / 1000, cold),
     });
+    return { config, host, module, origin, placement, pool, fresh, loadedAt: Date.now() };
   }
 
-  get name(): string { return this.config.name; }
-  get namespace(): string { return this.config.namespace; }
+  private run(v: Version, input: InvocationInput, budgetMs: number): InvocationResult | Promise<InvocationResult> {
+    const a = v.pool.acquire();
+    if (a instanceof Promise) return a.then((r) => this.runOn(v, r, input, budgetMs));
+    return this.runOn(v, a, input, budgetMs);
+  }
 
-  async invoke(input: InvocationInput): Promise<InvocationResult> {
-    const acquired = this.pool.acquire();
-    const inst = acquired instanceof Promise ? await acquired : acquired;
+  private runOn(v: Version, r: Runner, input: InvocationInput, budgetMs: number): InvocationResult | Promise<InvocationResult> {
+    const inv = new Invocation(input, v.config.name, this.log, v.config.limits.responseBytes);
+    const started = performance.now();
+    let out: InvocationResult | Promise<InvocationResult>;
     try {
-      return await inst.invoke(new Invocation(input, this.config.name, this.log, this.config.limits.responseBytes));
-    } finally {
-      this.pool.release(inst);
+      out = r.invoke(inv, budgetMs);
+    } catch (e) {
+      v.pool.release(r);
+      return this.failed(v, r, e, input, budgetMs - (performance.now() - started));
     }
+    if (out instanceof Promise) {
+      return out.then(
+        (ok) => { this.done(v, r); return ok; },
+        (e: unknown) => { v.pool.release(r); return this.failed(v, r, e, input, budgetMs - (performance.now() - started)); },
+      );
+    }
+    this.done(v, r);
+    return out;
   }
 
-  close(): void { this.pool.close(); }
+  private done(v: Version, r: Runner): void {
+    v.pool.release(r);
+    // It finished, but only after holding the main thread past its slice: run this function on workers from now on.
+    if (r instanceof Instance && r.overran) this.offload(v, "an invocation held the main thread past its slice");
+  }
+
+  /** A main-thread runaway moves the function to workers; a replayable one (no host call yet) runs again there. */
+  private failed(v: Version, r: Runner, e: unknown, input: InvocationInput, leftMs: number): Promise<InvocationResult> | InvocationResult {
+    if (e instanceof Offload) {
+      this.offload(v, "an invocation ran past its main-thread slice");
+      if (v.placement.mode === "workers") return this.run(v, input, Math.max(1, leftMs));
+      throw new WfnError(ShimErrors.TIMEOUT, e.message, { status: 504 });
+    }
+    if (r instanceof Instance && e instanceof WfnError && e.code === ShimErrors.TIMEOUT) this.offload(v, "an invocation timed out on the main thread");
+    throw e;
+  }
+
+  private offload(v: Version, reason: string): void {
+    if (!v.placement.offload(reason)) return;
+    v.pool.renew();
+    this.observer?.offloaded(this, reason);
+  }
 }

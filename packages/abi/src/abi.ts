@@ -91,7 +91,7 @@ export const LogLevel = { DEBUG: 0, INFO: 1, WARN: 2, ERROR: 3 } as const;
 export const Op = {
   /** (store, key) -> [] when absent, or [value, etag] */
   STATE_GET: 100,
-  /** (store, key, value, etag, metadata) -> []; etag "" = last write wins, else first-write */
+  /** (store, key, value, etag, metadata) -> []; etag "" = last write wins, else first-write; metadata: ttlInSeconds, concurrency ("first-write" without an etag = create only if absent) */
   STATE_SAVE: 101,
   /** (store, key, etag, metadata) -> [] */
   STATE_DELETE: 102,

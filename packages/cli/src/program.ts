@@ -35,6 +35,14 @@ export function buildProgram(): Command {
     .option("--domain <domain>", "domain for host-based routes {name}.{namespace}.{domain}", "local")
     .option("--no-access-log", "do not log a JSON line per request")
     .option("--insecure", "allow plain-HTTP registries when pulling references")
+    .option("--watch", "hot-swap a function when its built module (dist/<name>.wasm) changes: new requests get the new build, in-flight ones finish on the old")
+    .option("--offload <policy>", "where instances run: adaptive (main thread; a function that hogs it moves to worker threads), never, or always (worker threads)", "adaptive")
+    .option("--dapr", "reach every capability through a Dapr sidecar: the one DAPR_HTTP_PORT and DAPR_GRPC_PORT name, else a daprd started (and stopped) for this shim")
+    .option("--state-file <file>", "embedded backend (without --dapr): where state persists", ".wasm-fn/state.json")
+    .option("--resources-path <dir>", "Dapr component YAML: passed to the daprd --dapr starts; the embedded backend reads names, bindings.http and local secret stores from it")
+    .option("--app-id <id>", "Dapr app id of the sidecar --dapr starts (default: the function's appId, or wasm-fn for several)")
+    .option("--dapr-timeout <duration>", "a capability call fails after this long when daprd does not answer", "5s")
+    .option("--dapr-config <file>", "Dapr Configuration passed to the daprd --dapr starts (e.g. name resolution)")
     .action(action("run"));
 
   program.command("push <ref> [dir]")

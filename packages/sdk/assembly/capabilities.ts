@@ -34,6 +34,16 @@ export namespace state {
     const r = hostCall(Op.STATE_SAVE, new ListWriter().str(store).str(key).bytes(value).str(etag).map(metadata).finish());
     return new Result<bool>(r.code, r.message, r.ok);
   }
+  /**
+   * Creates a key only if it does not exist yet (first-write without an etag); code CONFLICT when
+   * it exists. With `get` and `set(..., etag)` this makes race-free read-modify-write loops:
+   * `let it = state.get(s, k); if (it.value == null) r = state.create(s, k, v); else r = state.set(s, k, v, it.value!.etag);`
+   */
+  export function create(store: string, key: string, value: Uint8Array): Result<bool> {
+    const m = new Map<string, string>();
+    m.set("concurrency", "first-write");
+    return set(store, key, value, "", m);
+  }
   /** Saves a key that expires after ttlSeconds. */
   export function setWithTtl(store: string, key: string, value: Uint8Array, ttlSeconds: i32): Result<bool> {
     const m = new Map<string, string>();

@@ -1,6 +1,14 @@
 import { ErrorCode, opName } from "@wasm-fn/abi";
 import { CapabilityError, type HostCalls } from "../instance/instance.js";
 import type { Invocation } from "../instance/invocation.js";
+import type { Backend } from "./backend.js";
+import { bindingsCapability } from "./bindings/index.js";
+import { configCapability } from "./config/index.js";
+import { httpCapability, type HttpCapabilityOptions } from "./http/index.js";
+import { invokeCapability, LocalApps } from "./invoke/index.js";
+import { pubsubCapability } from "./pubsub/index.js";
+import { secretsCapability } from "./secrets/index.js";
+import { stateCapability } from "./state/index.js";
 
 /**
  * A host capability (state, pubsub, bindings, invoke, secrets, config, http): the ops it answers
@@ -36,4 +44,27 @@ export class CapabilityRouter {
       },
     };
   }
+}
+
+export interface CapabilitySetOptions {
+  /** Functions of this shim reachable by app id without the sidecar. */
+  local?: LocalApps;
+  http?: HttpCapabilityOptions;
+}
+
+/**
+ * Every capability, each wired to the one backend. Adding a capability is one folder and one line here.
+ *
+ * @example const caps = createCapabilities(new EmbeddedBackend({ file: ".wasm-fn/state.json" }), { local: apps });
+ */
+export function createCapabilities(backend: Backend, opts: CapabilitySetOptions = {}): Capability[] {
+  return [
+    stateCapability(backend),
+    pubsubCapability(backend),
+    bindingsCapability(backend),
+    invokeCapability(backend, opts.local ?? new LocalApps()),
+    secretsCapability(backend),
+    configCapability(backend),
+    httpCapability(opts.http),
+  ];
 }

@@ -2,6 +2,7 @@ import { ErrorCode, WfnError } from "@wasm-fn/abi";
 import { ShimErrors } from "../errors.js";
 import { Invocation, type InvocationResult } from "./invocation.js";
 import { GuestExit, wasiImports } from "./wasi.js";
+import { MemorySnapshot, type SnapshotPlan } from "./snapshot.js";
 
 /** An error a capability raises; it reaches the guest as `-code` and a message. */
 export class CapabilityError extends Error {
@@ -18,6 +19,33 @@ export interface InstanceOptions {
   maxMemoryPages: number;
   /** Loop iterations (and calls) between deadline checks. */
   fuel?: number;
+  /**
+   * Main thread only: how long guest code may run without yielding before the host gives up on
+   * running it here. Past it, an invocation that has not made a host call yet stops with `Offload`
+   * (it had no effect outside itself, so the caller may replay it on a worker thread); one that
+   * has keeps running to its deadline. Infinity (the default) disables the check.
+   */
+  sliceMs?: number;
+  /** Fresh isolation by reset: which globals to save with the memory after init (snapshot.ts). */
+  snapshot?: SnapshotPlan;
+}
+
+/** Thrown when an invocation used up its main-thread slice before any host call: replay it elsewhere. */
+export class Offload extends WfnError {
+  constructor(source: string, sliceMs: number) {
+    super(ShimErrors.OFFLOAD, `${source} ran for more than ${sliceMs} ms on the main thread without yielding`, { status: 503 });
+  }
+}
+
+/** The pooled unit, wherever it runs (this thread: Instance; a worker thread: RemoteInstance). */
+export interface Runner {
+  /** True after a trap or timeout: the pool drops it and never reuses it. */
+  broken: boolean;
+  /** Runs one invocation. `budgetMs` (default: the function's timeout) caps this invocation's run time. */
+  invoke(inv: Invocation, budgetMs?: number): InvocationResult | Promise<InvocationResult>;
+  /** Restores pristine state for fresh isolation; false when it cannot (the pool then drops it). */
+  reset?(): boolean;
+  dispose?(): void;
 }
 
 interface GuestExports {
@@ -36,28 +64,38 @@ interface GuestExports {
 
 const ASYNCIFY_STACK = 16 * 1024;
 const DEFAULT_FUEL = 20_000;
-const enc = new TextEncoder();
-const dec = new TextDecoder();
+const EMPTY = new Uint8Array(0);
 
 /**
  * One live instance of a function: the ABI's host side. Copies request fields in on demand,
  * collects the response, and drives asyncify so `wfn.call` can await host I/O.
  * Not reentrant: the pool hands it to one invocation at a time. After a trap it is `broken`.
+ *
+ * The common case (no host I/O) is synchronous end to end: `invoke` returns the result, not a promise.
  */
-export class Instance {
+export class Instance implements Runner {
   broken = false;
   uses = 0;
+  /** Set when an invocation ran past its main-thread slice after a host call (so it could not be replayed). */
+  overran = false;
   private exports!: GuestExports;
+  /** A Buffer view of linear memory; replaced when a grow detaches the old one (byteLength 0). */
+  private view: Buffer = Buffer.alloc(0);
   private inv: Invocation | null = null;
   private deadline = 0;
+  private sliceEnd = Infinity;
   private asyncData = 0;
-  private pendingCall: Promise<Uint8Array> | null = null;
+  private pendingCall: Promise<Uint8Array | CapabilityError> | null = null;
   private resumeValue = 0;
   private readonly fuel: number;
+  private readonly sliceMs: number;
   private timedOut = false;
+  private lastGuestError = "";
+  private snap: MemorySnapshot | null = null;
 
   constructor(readonly module: WebAssembly.Module, private readonly host: HostCalls, private readonly opts: InstanceOptions, private readonly source: string) {
     this.fuel = opts.fuel ?? DEFAULT_FUEL;
+    this.sliceMs = opts.sliceMs ?? Infinity;
   }
 
   /** Instantiates and runs the guest's initialiser (`_start` for AssemblyScript, `_initialize` for WASI reactors). */
@@ -65,32 +103,61 @@ export class Instance {
     const instance = new WebAssembly.Instance(this.module, { wfn: this.hostImports(), wasi_snapshot_preview1: wasiImports(this.wasiHost()) });
     this.exports = instance.exports as unknown as GuestExports;
     this.deadline = performance.now() + this.opts.timeoutMs;
-    this.guard(() => {
+    this.sliceEnd = Infinity;
+    try {
       if (this.exports._initialize) this.exports._initialize();
       else if (this.exports._start) this.exports._start();
-    });
-    if (this.exports.asyncify_start_unwind) {
-      const ptr = this.exports.wfn_alloc(ASYNCIFY_STACK + 8);
-      this.asyncData = ptr;
+    } catch (e) {
+      this.broken = true;
+      throw this.mapTrap(e);
     }
+    if (this.exports.asyncify_start_unwind) this.asyncData = this.exports.wfn_alloc(ASYNCIFY_STACK + 8);
+    if (this.opts.snapshot) this.snap = new MemorySnapshot(instance, this.opts.snapshot);
     return this.exports.wfn_abi_version();
   }
 
-  /** Runs the handler for one invocation. Throws a WfnError (trap, timeout, memory) and marks itself broken. */
-  async invoke(inv: Invocation): Promise<InvocationResult> {
+  /** Runs the handler for one invocation. Throws a WfnError (trap, timeout, memory, Offload) and marks itself broken. */
+  invoke(inv: Invocation, budgetMs = this.opts.timeoutMs): InvocationResult | Promise<InvocationResult> {
     this.inv = inv;
     this.uses++;
-    this.deadline = performance.now() + this.opts.timeoutMs;
+    const now = performance.now();
+    this.deadline = now + budgetMs;
+    this.sliceEnd = now + this.sliceMs;
     this.timedOut = false;
+    this.lastGuestError = "";
+    let outcome: number;
     try {
-      let outcome = this.guard(() => this.exports.wfn_handle());
+      outcome = this.exports.wfn_handle();
+    } catch (e) {
+      this.inv = null;
+      this.broken = true;
+      throw this.mapTrap(e);
+    }
+    if (this.pendingCall === null) {
+      this.inv = null;
+      return inv.result(outcome);
+    }
+    return this.resume(inv);
+  }
+
+  /** The asyncify loop: wait for the host call, rewind into the guest, repeat until it returns. */
+  private async resume(inv: Invocation): Promise<InvocationResult> {
+    try {
+      let outcome = 0;
       while (this.pendingCall) {
         this.exports.asyncify_stop_unwind!();
         const call = this.pendingCall;
         this.pendingCall = null;
         this.resumeValue = this.settle(await this.withDeadline(call));
         this.exports.asyncify_start_rewind!(this.asyncData);
-        outcome = this.guard(() => this.exports.wfn_handle());
+        // The event loop had a turn while the guest waited: its main-thread slice starts over.
+        this.sliceEnd = performance.now() + this.sliceMs;
+        try {
+          outcome = this.exports.wfn_handle();
+        } catch (e) {
+          this.broken = true;
+          throw this.mapTrap(e);
+        }
       }
       return inv.result(outcome);
     } finally {
@@ -98,26 +165,28 @@ export class Instance {
     }
   }
 
-  /** Runs guest code; maps a trap to a WfnError and marks the instance broken. */
-  private guard<T>(fn: () => T): T {
-    try {
-      return fn();
-    } catch (e) {
-      this.broken = true;
-      throw this.mapTrap(e);
-    }
+  /** Fresh isolation: puts memory and mutable globals back as they were after init. */
+  reset(): boolean {
+    return this.snap !== null && !this.broken && this.snap.restore();
   }
 
   private mapTrap(e: unknown): WfnError {
     if (e instanceof WfnError) return e;
-    if (this.timedOut) return new WfnError(ShimErrors.TIMEOUT, `${this.source} ran past its timeout of ${this.opts.timeoutMs} ms and was stopped`, { status: 504 });
-    if (e instanceof GuestExit) return new WfnError(ShimErrors.EXIT, `${this.source} exited with code ${e.code} (an abort in the handler?)`, { status: 500 });
-    const msg = e instanceof Error ? e.message : String(e);
+    if (this.timedOut) return this.timeoutError("");
+    const msg = e instanceof GuestExit ? `exited with code ${e.code}` : e instanceof Error ? e.message : String(e);
+    const said = this.lastGuestError ? ` (the guest said: ${this.lastGuestError.slice(0, 300)})` : "";
+    this.lastGuestError = "";
     const pages = this.exports?.memory ? this.exports.memory.buffer.byteLength / 65536 : 0;
-    if (pages >= this.opts.maxMemoryPages || /out of memory|memory access out of bounds.*grow/i.test(msg)) {
-      return new WfnError(ShimErrors.MEMORY_LIMIT, `${this.source} hit its memory limit of ${this.opts.maxMemoryPages} pages (${(this.opts.maxMemoryPages * 64) / 1024} MiB): ${msg}`, { status: 500 });
+    const max = this.opts.maxMemoryPages;
+    // A failed memory.grow is invisible to the host: the guest's allocator traps (`unreachable`) or
+    // aborts. Memory at the cap, an allocator message, or an `unreachable` with most of the allowance
+    // in use is reported as the memory limit.
+    if (pages >= max || /out of memory|allocation too large/i.test(msg + said) || (/unreachable/.test(msg) && pages > max / 2)) {
+      return new WfnError(ShimErrors.MEMORY_LIMIT, `${this.source} ran out of memory: it had ${pages} of its ${max} pages (${(max * 64) / 1024} MiB, limits.memory) when it failed (${msg}${said}); raise limits.memory in wasm-fn.yaml if it needs more`, { status: 500 });
     }
-    return new WfnError(ShimErrors.TRAP, `${this.source} trapped: ${msg}`, { status: 500, cause: e });
+    if (e instanceof GuestExit) return new WfnError(ShimErrors.EXIT, `${this.source} exited with code ${e.code}${said || " (an abort in the handler?)"}`, { status: 500 });
+    if (e instanceof RangeError && /call stack/i.test(msg)) return new WfnError(ShimErrors.TRAP, `${this.source} trapped: stack overflow (unbounded recursion?)`, { status: 500, cause: e });
+    return new WfnError(ShimErrors.TRAP, `${this.source} trapped: ${msg}${said}`, { status: 500, cause: e });
   }
 
   private async withDeadline<T>(p: Promise<T>): Promise<T> {
@@ -129,7 +198,7 @@ export class Instance {
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
             this.broken = true;
-            reject(new WfnError(ShimErrors.TIMEOUT, `${this.source} ran past its timeout of ${this.opts.timeoutMs} ms while waiting on a host call`, { status: 504 }));
+            reject(this.timeoutError(" while waiting on a host call"));
           }, Math.max(0, left));
         }),
       ]);
@@ -138,56 +207,76 @@ export class Instance {
     }
   }
 
+  private timeoutError(where: string): WfnError {
+    return new WfnError(ShimErrors.TIMEOUT, `${this.source} ran past its timeout of ${this.opts.timeoutMs} ms${where} and was stopped (limits.timeout)`, { status: 504 });
+  }
+
   /** Turns a capability answer into what `wfn.call` returns: length, or -code with the message pending. */
   private settle(result: Uint8Array | CapabilityError): number {
     if (result instanceof CapabilityError) {
-      this.inv!.pending = enc.encode(result.message);
+      this.inv!.pending = Buffer.from(result.message, "utf8");
       return -result.code;
     }
     this.inv!.pending = result;
     return result.length;
   }
 
-  private mem(): Uint8Array {
-    return new Uint8Array(this.exports.memory.buffer);
+  private mem(): Buffer {
+    const v = this.view;
+    if (v.byteLength !== 0) return v;
+    return (this.view = Buffer.from(this.exports.memory.buffer));
+  }
+
+  private text(ptr: number, len: number): string {
+    return this.mem().toString("utf8", ptr, ptr + len);
   }
 
   private copyOut(src: Uint8Array | null, buf: number, cap: number): number {
     if (src === null) return -1;
-    if (cap > 0) this.mem().set(cap >= src.length ? src : src.subarray(0, cap), buf);
+    if (cap > 0 && src.length > 0) this.mem().set(cap >= src.length ? src : src.subarray(0, cap), buf);
     return src.length;
   }
 
   private hostImports(): Record<string, (...a: number[]) => number | void> {
     return {
       request_get: (field, buf, cap) => this.copyOut(this.inv!.field(field), buf, cap),
-      request_header: (np, nl, buf, cap) => this.copyOut(this.inv!.header(dec.decode(this.mem().subarray(np, np + nl))), buf, cap),
+      request_header: (np, nl, buf, cap) => this.copyOut(this.inv!.header(this.text(np, nl)), buf, cap),
       response_status: (status) => { this.inv!.status = status; },
-      response_header: (np, nl, vp, vl) => {
-        const m = this.mem();
-        this.inv!.headers.push([dec.decode(m.subarray(np, np + nl)), dec.decode(m.subarray(vp, vp + vl))]);
-      },
+      response_header: (np, nl, vp, vl) => { this.inv!.headers.push([this.text(np, nl), this.text(vp, vl)]); },
       response_body: (ptr, len) => {
-        if (!this.inv!.append(this.mem().slice(ptr, ptr + len))) {
+        // A pooled Buffer (one allocation from Node's slab for small bodies), sent as is by the gateway.
+        const body = Buffer.allocUnsafe(len);
+        this.mem().copy(body, 0, ptr, ptr + len);
+        if (!this.inv!.append(body)) {
           throw new WfnError(ShimErrors.RESPONSE_TOO_LARGE, `${this.source} wrote a response body over its limit of ${this.inv!.maxResponseBytes} bytes; raise limits.responseBody`, { status: 500 });
         }
       },
-      log: (level, ptr, len) => this.inv?.guestLog(level, dec.decode(this.mem().subarray(ptr, ptr + len))),
+      log: (level, ptr, len) => this.inv?.guestLog(level, this.text(ptr, len)),
       call: (op, ptr, len) => this.call(op, ptr, len),
       result_take: (buf, cap) => {
-        const p = this.inv!.pending ?? new Uint8Array(0);
+        const p = this.inv!.pending ?? EMPTY;
         const n = this.copyOut(p, buf, cap);
         if (cap >= p.length) this.inv!.pending = null;
         return n;
       },
-      interrupt: () => {
-        if (performance.now() > this.deadline) {
-          this.timedOut = true;
-          throw new WfnError(ShimErrors.TIMEOUT, `${this.source} ran past its timeout of ${this.opts.timeoutMs} ms and was stopped`, { status: 504 });
-        }
-        return this.fuel;
-      },
+      interrupt: () => this.interrupt(),
     };
+  }
+
+  /** Runs every `fuel` loop iterations: past the deadline it traps; past the main-thread slice it may offload. */
+  private interrupt(): number {
+    const now = performance.now();
+    if (now > this.deadline) {
+      this.timedOut = true;
+      throw this.timeoutError("");
+    }
+    if (now > this.sliceEnd) {
+      this.sliceEnd = Infinity;
+      // Nothing outside this instance has seen the invocation yet: it may be replayed elsewhere.
+      if (this.inv && !this.inv.calledHost) throw new Offload(this.source, this.sliceMs);
+      this.overran = true;
+    }
+    return this.fuel;
   }
 
   private call(op: number, ptr: number, len: number): number {
@@ -197,10 +286,12 @@ export class Instance {
       ex.asyncify_stop_rewind!();
       return this.resumeValue;
     }
+    const inv = this.inv!;
+    inv.calledHost = true;
     const args = this.mem().slice(ptr, ptr + len);
     let answer: Uint8Array | Promise<Uint8Array>;
     try {
-      answer = this.host.call(op, args, this.inv!);
+      answer = this.host.call(op, args, inv);
     } catch (e) {
       return this.settle(asCapabilityError(e));
     }
@@ -209,7 +300,7 @@ export class Instance {
       answer.catch(() => undefined);
       return this.settle(new CapabilityError(ErrorCode.INTERNAL, "this module was not built with asyncify, so it cannot wait for host I/O; rebuild it with `wasm-fn build`"));
     }
-    this.pendingCall = answer.then((v) => v, (e: unknown) => asCapabilityError(e) as unknown as Uint8Array);
+    this.pendingCall = answer.then((v) => v, (e: unknown) => asCapabilityError(e));
     const view = new DataView(ex.memory.buffer);
     view.setUint32(this.asyncData, this.asyncData + 8, true);
     view.setUint32(this.asyncData + 4, this.asyncData + 8 + ASYNCIFY_STACK, true);
@@ -222,6 +313,7 @@ export class Instance {
       memory: () => this.exports.memory,
       output: (fd: number, text: string) => {
         const msg = text.replace(/\n$/, "");
+        if (fd === 2) this.lastGuestError = msg;
         if (this.inv) this.inv.guestLog(fd === 2 ? 3 : 1, msg);
       },
     };

@@ -33,8 +33,10 @@ export interface InvocationResult {
   outcome: number;
 }
 
-const enc = new TextEncoder();
 const EMPTY = new Uint8Array(0);
+/** UTF-8 bytes of a string; Buffer.from takes small strings from Node's pool (cheaper than TextEncoder). */
+const utf8 = (s: string): Uint8Array => (s.length === 0 ? EMPTY : Buffer.from(s, "utf8"));
+const UNSET = Symbol("unset");
 
 /** Per-invocation state the host imports read and write. One instance serves one invocation at a time. */
 export class Invocation {
@@ -44,7 +46,9 @@ export class Invocation {
   size = 0;
   /** Bytes of the last `call` result (or error message), until the guest takes them. */
   pending: Uint8Array | null = null;
-  private fieldCache = new Map<number, Uint8Array | null>();
+  /** Set once the guest made a host call (`wfn.call`): from then on it has had effects outside itself. */
+  calledHost = false;
+  private fieldCache: (Uint8Array | null | typeof UNSET)[] | null = null;
 
   constructor(
     readonly input: InvocationInput,
@@ -55,10 +59,11 @@ export class Invocation {
 
   /** Bytes of a request field, or null when absent. Cached: guests often ask twice (length, then copy). */
   field(f: number): Uint8Array | null {
-    const hit = this.fieldCache.get(f);
-    if (hit !== undefined) return hit;
+    const cache = (this.fieldCache ??= new Array<Uint8Array | null | typeof UNSET>(20).fill(UNSET));
+    const hit = cache[f];
+    if (hit !== UNSET && hit !== undefined) return hit;
     const v = this.computeField(f);
-    this.fieldCache.set(f, v);
+    if (f >= 0 && f < cache.length) cache[f] = v;
     return v;
   }
 
@@ -66,29 +71,29 @@ export class Invocation {
     const i = this.input;
     const ev = i.event;
     switch (f) {
-      case Field.METHOD: return enc.encode(i.method);
-      case Field.PATH: return enc.encode(i.path);
-      case Field.QUERY: return enc.encode(i.query);
+      case Field.METHOD: return utf8(i.method);
+      case Field.PATH: return utf8(i.path);
+      case Field.QUERY: return utf8(i.query);
       case Field.BODY: return i.body ?? EMPTY;
       case Field.HEADERS: {
         let s = "";
         for (const [k, v] of Object.entries(i.headers)) if (v !== undefined) s += `${k}: ${Array.isArray(v) ? v.join(", ") : v}\n`;
-        return enc.encode(s);
+        return utf8(s);
       }
-      case Field.REQUEST_ID: return enc.encode(i.requestId);
-      case Field.KIND: return enc.encode(ev ? "event" : "http");
-      case Field.FUNCTION: return enc.encode(this.functionName);
+      case Field.REQUEST_ID: return utf8(i.requestId);
+      case Field.KIND: return utf8(ev ? "event" : "http");
+      case Field.FUNCTION: return utf8(this.functionName);
     }
     if (!ev) return null;
     const key = EVENT_FIELDS[f];
     const v = key ? ev[key] : undefined;
-    return v === undefined ? null : enc.encode(v);
+    return v === undefined ? null : utf8(v);
   }
 
   header(name: string): Uint8Array | null {
     const v = this.input.headers[name.toLowerCase()];
     if (v === undefined) return null;
-    return enc.encode(Array.isArray(v) ? v.join(", ") : v);
+    return utf8(Array.isArray(v) ? v.join(", ") : v);
   }
 
   /** Appends to the response body; false when that would pass the response limit. */

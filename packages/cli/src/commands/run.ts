@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { startShim, createLogger, type FunctionSource } from "@wasm-fn/runtime-shim";
+import { startServing, backendFromFlags, createLogger, type FunctionSource } from "@wasm-fn/runtime-shim";
 import { normalizeConfig } from "@wasm-fn/build/config";
 import { WfnError } from "@wasm-fn/abi";
 
@@ -12,7 +12,12 @@ export async function run(args: unknown[], opts: Record<string, unknown>, global
   for (const t of targets) functions.push(await resolveTarget(t, Boolean(opts.insecure)));
   const port = Number(opts.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new WfnError("WFN_USAGE", `--port must be a number from 0 to 65535, got '${String(opts.port)}'`);
-  const shim = await startShim({ functions, host: String(opts.host), port, domain: String(opts.domain), log, accessLog: opts.accessLog !== false });
+  const backend = backendFromFlags({ dapr: Boolean(opts.dapr), stateFile: opts.stateFile as string | undefined, resourcesPath: opts.resourcesPath as string | undefined, appId: opts.appId as string | undefined, daprTimeout: opts.daprTimeout as string | undefined, daprConfig: opts.daprConfig as string | undefined }, process.env);
+  const offload = String(opts.offload ?? "adaptive");
+  if (offload !== "adaptive" && offload !== "never" && offload !== "always") throw new WfnError("WFN_USAGE", `--offload must be adaptive, never or always, got '${offload}'`);
+  const serving = await startServing({ functions, host: String(opts.host), port, domain: String(opts.domain), log, accessLog: opts.accessLog !== false, backend, offload });
+  const shim = serving.shim;
+  const watcher = opts.watch ? shim.watch() : null;
   for (const f of shim.failed) process.stderr.write(`error ${f.error.code}: ${f.error.message}\n  (not serving ${f.source}; the other functions are served)\n`);
   if (global.json) {
     process.stdout.write(JSON.stringify({ url: shim.url, functions: shim.urls, failed: shim.failed.map((f) => ({ source: f.source, code: f.error.code, message: f.error.message })) }) + "\n");
@@ -27,8 +32,9 @@ export async function run(args: unknown[], opts: Record<string, unknown>, global
     const stop = (signal: string) => {
       if (stopping) { process.exit(130); }
       stopping = true;
+      watcher?.close();
       log.log("info", "draining: finishing in-flight requests", { signal });
-      shim.close().then(() => { log.log("info", "stopped", { signal }); resolve(); }, () => resolve());
+      serving.close().then(() => { log.log("info", "stopped", { signal }); resolve(); }, () => resolve());
     };
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));

@@ -1,0 +1,25 @@
+import { encodeMap, ErrorCode, Op } from "@wasm-fn/abi";
+import { CapabilityError } from "../../instance/instance.js";
+import type { Backend } from "../backend.js";
+import { answer, Args } from "../errors.js";
+import type { Capability } from "../index.js";
+
+/**
+ * Output bindings: (name, operation, data, metadata) -> (data, metadata), e.g. an HTTP binding's
+ * "post" with metadata {path: "/metrics/job/cars"}.
+ *
+ * @example new CapabilityRouter([bindingsCapability(backend)])
+ */
+export function bindingsCapability(backend: Backend): Capability {
+  return {
+    name: "bindings",
+    ops: [Op.BINDING_INVOKE],
+    handle(op, bytes) {
+      if (op !== Op.BINDING_INVOKE) throw new CapabilityError(ErrorCode.UNKNOWN_OP, `bindings does not serve op ${op}`);
+      const a = new Args(bytes, "bindings.invoke").need(2, "binding, operation, data, metadata");
+      const name = a.name(0, "binding name"), operation = a.name(1, "operation");
+      const data = a.bytes(2), metadata = a.map(3);
+      return answer(() => backend.invokeBinding(name, operation, data, metadata), (r) => [r.data, encodeMap(r.metadata)]);
+    },
+  };
+}

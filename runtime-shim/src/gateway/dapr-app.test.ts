@@ -1,0 +1,95 @@
+import { describe, expect, it } from "vitest";
+import { WfnError } from "@wasm-fn/abi";
+import type { Backend, DeliveredEvent } from "../capabilities/backend.js";
+import type { ServedFunction } from "../function.js";
+import type { InvocationInput } from "../instance/invocation.js";
+import { silentLogger } from "../logger.js";
+import { DaprApp, parseCloudEvent } from "./dapr-app.js";
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+const text = (b: Uint8Array) => Buffer.from(b).toString();
+
+describe("parseCloudEvent (what daprd posts to a topic route)", () => {
+  it("takes JSON data out of the envelope as JSON, with the attributes", () => {
+    const ev = parseCloudEvent(bytes(JSON.stringify({ specversion: "1.0", id: "e1", source: "app", type: "com.dapr.event.sent", datacontenttype: "application/json", topic: "orders", pubsubname: "ps", time: "2024-01-01T00:00:00Z", data: { a: 1 } })), "application/cloudevents+json", "ps", "orders");
+    expect(ev).toMatchObject({ id: "e1", source: "app", topic: "orders", pubsubname: "ps", time: "2024-01-01T00:00:00Z", datacontenttype: "application/json" });
+    expect(JSON.parse(text(ev.data))).toEqual({ a: 1 });
+  });
+
+  it("keeps text data as text and decodes data_base64 (raw payloads)", () => {
+    const t = parseCloudEvent(bytes(JSON.stringify({ specversion: "1.0", id: "e2", datacontenttype: "text/plain", data: "hello" })), "application/cloudevents+json", "ps", "t");
+    expect(text(t.data)).toBe("hello");
+    const raw = parseCloudEvent(bytes(JSON.stringify({ specversion: "1.0", id: "e3", datacontenttype: "application/octet-stream", data_base64: Buffer.from([0, 1, 2]).toString("base64") })), "application/cloudevents+json", "mqtt", "v/+/t");
+    expect(Array.from(raw.data)).toEqual([0, 1, 2]);
+    expect(raw.topic).toBe("v/+/t");
+  });
+
+  it("treats a body that is not an envelope as the data itself", () => {
+    expect(text(parseCloudEvent(bytes("plain"), "text/plain", "ps", "t").data)).toBe("plain");
+    expect(text(parseCloudEvent(bytes('{"x":1}'), "application/json", "ps", "t").data)).toBe('{"x":1}');
+  });
+
+  it("throws on malformed JSON (the route answers 400)", () => {
+    expect(() => parseCloudEvent(bytes("{oops"), "application/cloudevents+json", "ps", "t")).toThrow();
+    expect(() => parseCloudEvent(bytes("[1]"), "application/cloudevents+json", "ps", "t")).toThrow(/not an object/);
+  });
+});
+
+
+/** A stand-in for a served function: its config and a scripted answer per invocation. */
+function fakeFn(name: string, answer: (input: InvocationInput) => { outcome: number; body?: string } | Error, outputs: unknown[] = []): ServedFunction & { calls: InvocationInput[] } {
+  const calls: InvocationInput[] = [];
+  return {
+    name, calls,
+    config: { name, inputs: [{ dapr: { name: "ps", type: "pubsub.redis", topic: "t" } }], outputs, triggers: {} },
+    async invoke(input: InvocationInput) {
+      calls.push(input);
+      const a = answer(input);
+      if (a instanceof Error) throw a;
+      return { status: 200, headers: [["content-type", "application/json"]], body: new TextEncoder().encode(a.body ?? ""), outcome: a.outcome };
+    },
+  } as unknown as ServedFunction & { calls: InvocationInput[] };
+}
+
+const event: DeliveredEvent = { id: "e1", source: "s", type: "com.dapr.event.sent", specversion: "1.0", datacontenttype: "application/json", topic: "t", pubsubname: "ps", data: bytes('{"x":1}') };
+
+describe("DaprApp deliveries", () => {
+  it("runs every subscribed function once per delivery, with the event's attributes", async () => {
+    const a = fakeFn("a", () => ({ outcome: 0 }));
+    const b = fakeFn("b", () => ({ outcome: 0 }));
+    const app = new DaprApp([a, b], {} as Backend, silentLogger);
+    expect(app.subscriptions()).toHaveLength(1);
+    expect(await app.deliver([a, b], event, "pubsub", "ps")).toBe("SUCCESS");
+    expect(a.calls).toHaveLength(1);
+    expect(a.calls[0]!.event).toMatchObject({ id: "e1", topic: "t", pubsubname: "ps", input: "ps" });
+    expect(text(a.calls[0]!.body)).toBe('{"x":1}');
+  });
+
+  it("RETRY when any function asks for it or throws (trap, timeout); DROP only when all ask", async () => {
+    const ok = fakeFn("ok", () => ({ outcome: 0 }));
+    const trap = fakeFn("trap", () => new WfnError("WFN_TRAP", "trapped"));
+    const drop = fakeFn("drop", () => ({ outcome: 2 }));
+    const app = new DaprApp([ok, trap, drop], {} as Backend, silentLogger);
+    expect(await app.deliver([ok, trap], event, "pubsub", "ps")).toBe("RETRY");
+    expect(await app.deliver([ok, drop], event, "pubsub", "ps")).toBe("SUCCESS");
+    expect(await app.deliver([drop], event, "pubsub", "ps")).toBe("DROP");
+  });
+
+  it("sends a function's return value to its outputs before answering, and RETRY when they fail", async () => {
+    const sent: string[] = [];
+    let fail = false;
+    const backend = {
+      publish: async (ps: string, topic: string, data: Uint8Array, ct: string) => { if (fail) throw new Error("down"); sent.push(`publish ${ps}/${topic} ${ct} ${text(data)}`); },
+      invokeBinding: async (name: string, op: string, data: Uint8Array, meta: Record<string, string>) => { sent.push(`binding ${name} ${op} ${meta.path} ${text(data)}`); return { data: new Uint8Array(0), metadata: {} }; },
+    } as unknown as Backend;
+    const fn = fakeFn("f", () => ({ outcome: 0, body: "result" }), [
+      { dapr: { name: "out", type: "pubsub.redis", topic: "done" } },
+      { dapr: { name: "hook", type: "bindings.http", operation: "post", metadata: { path: "/p" } } },
+    ]);
+    const app = new DaprApp([fn], backend, silentLogger);
+    expect(await app.deliver([fn], event, "pubsub", "ps")).toBe("SUCCESS");
+    expect(sent).toEqual(["publish out/done application/json result", "binding hook post /p result"]);
+    fail = true;
+    expect(await app.deliver([fn], event, "pubsub", "ps")).toBe("RETRY");
+  });
+});

@@ -1,0 +1,229 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { randomUUID } from "node:crypto";
+import { isWfnError, Outcome } from "@wasm-fn/abi";
+import type { DaprRef } from "@wasm-fn/build/config";
+import type { Backend, DeliveredEvent, DeliveryStatus, LocalBus } from "../capabilities/backend.js";
+import type { LocalApps } from "../capabilities/invoke/index.js";
+import type { ServedFunction } from "../function.js";
+import type { EventAttributes } from "../instance/invocation.js";
+import type { Logger } from "../logger.js";
+import { readBody, sendJson } from "./http-util.js";
+import type { ExtraRoute } from "./server.js";
+
+/** One async input of a function: a pubsub topic or an input binding. */
+export interface EventInput {
+  kind: "pubsub" | "binding";
+  /** Component name (pubsub or binding). */
+  name: string;
+  topic: string;
+  metadata: Record<string, string>;
+}
+
+/** What `GET /dapr/subscribe` lists (Dapr's programmatic subscription, v1). */
+export interface DaprSubscription { pubsubname: string; topic: string; route: string; metadata?: Record<string, string> }
+
+const TOPIC_PREFIX = "/_wfn/dapr/topics/";
+const MAX_EVENT_BYTES = 16 * 1024 * 1024;
+
+/** A function's async inputs, from OpenFunction's `inputs[].dapr` and `triggers.dapr`. */
+export function eventInputs(fn: ServedFunction): EventInput[] {
+  const refs: DaprRef[] = [...fn.config.inputs.map((i) => i.dapr), ...(fn.config.triggers.dapr ?? [])];
+  return refs.map((r) => {
+    const kind = r.type?.startsWith("bindings.") ? "binding" : r.type?.startsWith("pubsub.") || r.topic ? "pubsub" : "binding";
+    if (kind === "pubsub" && !r.topic) throw new Error(`${fn.name}: input '${r.name}' is a pubsub (${r.type}) but names no topic; add topic: <name>`);
+    return { kind, name: r.name, topic: r.topic ?? "", metadata: r.metadata ?? {} };
+  });
+}
+
+/**
+ * The shim as a Dapr *app*: it answers daprd's `GET /dapr/subscribe`, takes deliveries on one route
+ * per (pubsub, topic) and on `/<binding>` for input bindings, runs each delivery as one invocation
+ * of every function subscribed, sends return values to the function's outputs, and only then
+ * answers daprd (so nothing is acknowledged before the function finished: at-least-once).
+ * Answers: SUCCESS; RETRY for a function that asks for it, traps or times out, or whose outputs
+ * fail; DROP only when every function asked for it. With the embedded backend the same deliveries
+ * arrive from its in-process bus instead of HTTP.
+ *
+ * @example const app = new DaprApp(shim.functions, backend, log); shim.gateway.use(app.route);
+ */
+export class DaprApp {
+  private readonly topics = new Map<string, { pubsub: string; topic: string; metadata: Record<string, string>; fns: ServedFunction[] }>();
+  private readonly bindings = new Map<string, ServedFunction[]>();
+
+  constructor(functions: readonly ServedFunction[], private readonly backend: Backend, private readonly log: Logger) {
+    for (const fn of functions) {
+      for (const input of eventInputs(fn)) {
+        if (input.kind === "binding") {
+          const list = this.bindings.get(input.name) ?? [];
+          this.bindings.set(input.name, [...list, fn]);
+          continue;
+        }
+        const key = topicRoute(input.name, input.topic);
+        const t = this.topics.get(key) ?? { pubsub: input.name, topic: input.topic, metadata: {}, fns: [] };
+        Object.assign(t.metadata, input.metadata);
+        t.fns.push(fn);
+        this.topics.set(key, t);
+      }
+    }
+  }
+
+  subscriptions(): DaprSubscription[] {
+    return [...this.topics].map(([route, t]) => ({ pubsubname: t.pubsub, topic: t.topic, route, ...(Object.keys(t.metadata).length ? { metadata: t.metadata } : {}) }));
+  }
+
+  bindingNames(): string[] { return [...this.bindings.keys()]; }
+
+  /** The gateway route (see `Gateway.use`). */
+  readonly route: ExtraRoute = async (req, res, ctx) => {
+    if (ctx.path === "/dapr/subscribe" && req.method === "GET") { sendJson(res, 200, this.subscriptions()); return true; }
+    if (ctx.path === "/dapr/config" && req.method === "GET") { sendJson(res, 200, {}); return true; }
+    if (ctx.path.startsWith(TOPIC_PREFIX) && req.method === "POST") {
+      const t = this.topics.get(ctx.path);
+      if (!t) return false;
+      await this.onTopic(req, res, t.fns, t.pubsub, t.topic);
+      return true;
+    }
+    const fns = this.bindings.get(ctx.path.slice(1));
+    if (!fns) return false;
+    // daprd probes each input binding with OPTIONS at start: any answer but 404 means "deliver to me".
+    if (req.method === "OPTIONS") { res.writeHead(200, { "content-length": 0 }); res.end(); return true; }
+    if (req.method !== "POST" && req.method !== "PUT") return false;
+    await this.onBinding(req, res, fns, ctx.path.slice(1));
+    return true;
+  };
+
+  /** Embedded backend: subscribe every topic on its in-process bus. Returns an unsubscribe. */
+  attachBus(bus: LocalBus): () => void {
+    const offs = [...this.topics.values()].map((t) => bus.subscribe(t.pubsub, t.topic, (ev) => this.deliver(t.fns, ev, "pubsub", ev.id)));
+    for (const name of this.bindings.keys()) this.log.log("warn", `input binding '${name}' needs Dapr: run with --dapr to receive its events`, { binding: name });
+    return () => { for (const off of offs) off(); };
+  }
+
+  private async onTopic(req: IncomingMessage, res: ServerResponse, fns: ServedFunction[], pubsub: string, topic: string): Promise<void> {
+    const raw = await readBody(req, MAX_EVENT_BYTES);
+    let ev: DeliveredEvent;
+    try {
+      ev = parseCloudEvent(raw, String(req.headers["content-type"] ?? ""), pubsub, topic);
+    } catch (e) {
+      sendJson(res, 400, { error: { code: "WFN_BAD_CLOUDEVENT", message: `the delivery is not a CloudEvent: ${(e as Error).message}` } });
+      return;
+    }
+    const status = await this.deliver(fns, ev, "pubsub", ev.id);
+    sendJson(res, 200, { status });
+  }
+
+  private async onBinding(req: IncomingMessage, res: ServerResponse, fns: ServedFunction[], name: string): Promise<void> {
+    const data = await readBody(req, MAX_EVENT_BYTES);
+    const ev: DeliveredEvent = {
+      id: randomUUID(), source: name, type: "com.dapr.binding", specversion: "1.0",
+      datacontenttype: String(req.headers["content-type"] ?? "application/octet-stream"), topic: "", pubsubname: "", time: new Date().toISOString(), data,
+    };
+    const status = await this.deliver(fns, ev, "binding", name);
+    if (status === "RETRY") sendJson(res, 500, { status });
+    else sendJson(res, 200, { status });
+  }
+
+  /** Runs every subscribed function on one delivery and combines their answers. */
+  async deliver(fns: readonly ServedFunction[], ev: DeliveredEvent, kind: "pubsub" | "binding", input: string): Promise<DeliveryStatus> {
+    const results = await Promise.all(fns.map((fn) => this.runOne(fn, ev, kind, input)));
+    if (results.includes("RETRY")) return "RETRY";
+    return results.every((r) => r === "DROP") ? "DROP" : "SUCCESS";
+  }
+
+  private async runOne(fn: ServedFunction, ev: DeliveredEvent, kind: "pubsub" | "binding", input: string): Promise<DeliveryStatus> {
+    const attrs: EventAttributes = {
+      id: ev.id, source: ev.source, type: ev.type, specversion: ev.specversion, datacontenttype: ev.datacontenttype,
+      topic: ev.topic, pubsubname: ev.pubsubname, input: kind === "pubsub" ? ev.pubsubname : input,
+      ...(ev.time ? { time: ev.time } : {}), ...(ev.subject ? { subject: ev.subject } : {}),
+    };
+    const requestId = randomUUID();
+    try {
+      const r = await fn.invoke({ requestId, method: "POST", path: "/", query: "", headers: { "content-type": ev.datacontenttype, "ce-id": ev.id }, body: ev.data, event: attrs });
+      if (r.outcome === Outcome.DROP) return "DROP";
+      if (r.outcome === Outcome.RETRY) {
+        this.log.log("info", "function asked to retry the event", { fn: fn.name, event: ev.id, requestId });
+        return "RETRY";
+      }
+      if (r.body.length > 0 && fn.config.outputs.length > 0) await this.sendOutputs(fn, r.body, contentTypeOf(r.headers));
+      return "SUCCESS";
+    } catch (e) {
+      const code = isWfnError(e) ? e.code : "WFN_INTERNAL";
+      this.log.log("warn", `event not processed, asking for redelivery: ${(e as Error).message}`, { fn: fn.name, event: ev.id, code, requestId });
+      return "RETRY";
+    }
+  }
+
+  private async sendOutputs(fn: ServedFunction, body: Uint8Array, contentType: string): Promise<void> {
+    for (const { dapr: o } of fn.config.outputs) {
+      const meta = o.metadata ?? {};
+      if (o.type?.startsWith("pubsub.") || (!o.type && o.topic)) {
+        if (!o.topic) throw new Error(`${fn.name}: output '${o.name}' is a pubsub but names no topic`);
+        await this.backend.publish(o.name, o.topic, body, contentType, meta);
+      } else {
+        await this.backend.invokeBinding(o.name, o.operation ?? "create", body, meta);
+      }
+    }
+  }
+}
+
+/** Registers each function under its app id, so `invoke` to it stays in the process. */
+export function registerLocalApps(apps: LocalApps, functions: readonly ServedFunction[]): void {
+  for (const fn of functions) {
+    apps.set(fn.config.appId, {
+      async invoke({ method, verb, data, contentType, callerAppId }) {
+        const q = method.indexOf("?");
+        try {
+          const r = await fn.invoke({
+            requestId: randomUUID(), method: verb, path: "/" + (q < 0 ? method : method.slice(0, q)), query: q < 0 ? "" : method.slice(q + 1),
+            headers: { "content-type": contentType, "dapr-caller-app-id": callerAppId }, body: data,
+          });
+          return { status: r.status, data: r.body, contentType: contentTypeOf(r.headers) };
+        } catch (e) {
+          const status = isWfnError(e) ? e.status : 500;
+          const code = isWfnError(e) ? e.code : "WFN_INTERNAL";
+          return { status, data: new TextEncoder().encode(JSON.stringify({ error: { code, message: (e as Error).message } })), contentType: "application/json" };
+        }
+      },
+    });
+  }
+}
+
+function topicRoute(pubsub: string, topic: string): string {
+  return `${TOPIC_PREFIX}${encodeURIComponent(pubsub)}/${encodeURIComponent(topic)}`;
+}
+
+function contentTypeOf(headers: [string, string][]): string {
+  for (const [k, v] of headers) if (k.toLowerCase() === "content-type") return v;
+  return "application/octet-stream";
+}
+
+const JSON_TYPE = /^application\/(.+\+)?json\b/i;
+
+/**
+ * Reads what daprd posts to a topic route: a structured CloudEvent (JSON envelope, with `data` or
+ * `data_base64`), or, for raw payloads, the bytes themselves.
+ */
+export function parseCloudEvent(raw: Uint8Array, contentType: string, pubsub: string, topic: string): DeliveredEvent {
+  const base = { source: "", type: "com.dapr.event.sent", specversion: "1.0", topic, pubsubname: pubsub };
+  if (!/cloudevents\+json/i.test(contentType) && !JSON_TYPE.test(contentType)) {
+    return { ...base, id: randomUUID(), datacontenttype: contentType || "application/octet-stream", data: raw };
+  }
+  const ce = JSON.parse(Buffer.from(raw).toString("utf8")) as Record<string, unknown>;
+  if (ce === null || typeof ce !== "object" || Array.isArray(ce)) throw new Error("the body is JSON but not an object");
+  if (typeof ce.specversion !== "string") {
+    // Plain JSON (not an envelope): the whole body is the data.
+    return { ...base, id: randomUUID(), datacontenttype: "application/json", data: raw };
+  }
+  const dct = typeof ce.datacontenttype === "string" ? ce.datacontenttype : "application/json";
+  let data: Uint8Array;
+  if (typeof ce.data_base64 === "string") data = Buffer.from(ce.data_base64, "base64");
+  else if (ce.data === undefined || ce.data === null) data = new Uint8Array(0);
+  else if (typeof ce.data === "string" && !JSON_TYPE.test(dct)) data = Buffer.from(ce.data, "utf8");
+  else data = Buffer.from(JSON.stringify(ce.data), "utf8");
+  const s = (v: unknown, d: string) => (typeof v === "string" ? v : d);
+  return {
+    id: s(ce.id, randomUUID()), source: s(ce.source, ""), type: s(ce.type, base.type), specversion: ce.specversion,
+    datacontenttype: dct, topic: s(ce.topic, topic), pubsubname: s(ce.pubsubname, pubsub),
+    ...(typeof ce.time === "string" ? { time: ce.time } : {}), ...(typeof ce.subject === "string" ? { subject: ce.subject } : {}), data,
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * Where a function's instances run. The main thread is the fast path (no thread hop; a guest
+ * without host I/O runs synchronously inside the request). A function that shows it can hog the
+ * thread (an invocation ran past the main-thread slice, or timed out there) moves to worker
+ * threads for good, so other functions keep answering while it spins. See docs/runtime.md.
+ */
+import type { Logger } from "../logger.js";
+import type { FreshStrategy } from "./fresh.js";
+import { Instance, type HostCalls, type Runner } from "./instance.js";
+import { WorkerGroup } from "./worker/remote.js";
+
+/**
+ * - adaptive (default): main thread, moved to workers on the first sign of a runaway;
+ * - never: always the main thread (fuel stops a runaway at its deadline, blocking the loop until then);
+ * - always: always worker threads (every invocation pays the thread hop).
+ */
+export type OffloadPolicy = "adaptive" | "never" | "always";
+
+export interface PlacementOptions {
+  module: WebAssembly.Module;
+  host: HostCalls;
+  log: Logger;
+  source: string;
+  functionName: string;
+  timeoutMs: number;
+  maxMemoryPages: number;
+  maxResponseBytes: number;
+  policy: OffloadPolicy;
+  /** Main-thread slice (ms) an invocation may run without yielding, under `adaptive`. */
+  sliceMs: number;
+  /** Worker threads for the function once offloaded. */
+  threads: number;
+  /** False for a module without fuel checks: only terminating a worker can stop it, so it starts there. */
+  instrumented: boolean;
+  fresh: FreshStrategy | null;
+}
+
+export class Placement {
+  mode: "main" | "workers";
+  /** Why the function runs on workers (policy, slice, timeout, uninstrumented). */
+  reason = "";
+  private group: WorkerGroup | null = null;
+
+  constructor(private readonly opts: PlacementOptions) {
+    this.mode = "main";
+    if (opts.policy === "always") this.toWorkers("policy");
+    else if (!opts.instrumented) this.toWorkers("uninstrumented");
+  }
+
+  /** A new pool member on the current side. */
+  create(): Runner {
+    if (this.group) return this.group.slot();
+    const o = this.opts;
+    const inst = new Instance(o.module, o.host, {
+      timeoutMs: o.timeoutMs,
+      maxMemoryPages: o.maxMemoryPages,
+      sliceMs: o.policy === "adaptive" ? o.sliceMs : Infinity,
+      snapshot: o.fresh?.kind === "reset" && o.fresh.plan ? o.fresh.plan : undefined,
+    }, o.functionName);
+    inst.init();
+    return inst;
+  }
+
+  /** Moves the function to worker threads; false when it is already there or the policy forbids it. */
+  offload(reason: string): boolean {
+    if (this.group || this.opts.policy === "never") return false;
+    this.toWorkers(reason);
+    this.opts.log.log("warn", `${this.opts.functionName} moved to worker threads: ${reason}`, { fn: this.opts.functionName, reason });
+    return true;
+  }
+
+  stats(): { mode: "main" | "workers"; reason: string; threads: number } {
+    return { mode: this.mode, reason: this.reason, threads: this.group?.stats().threads ?? 0 };
+  }
+
+  close(): void {
+    this.group?.close();
+  }
+
+  private toWorkers(reason: string): void {
+    const o = this.opts;
+    this.mode = "workers";
+    this.reason = reason;
+    this.group = new WorkerGroup({
+      init: {
+        module: o.module,
+        source: o.functionName,
+        functionName: o.functionName,
+        timeoutMs: o.timeoutMs,
+        maxMemoryPages: o.maxMemoryPages,
+        maxResponseBytes: o.maxResponseBytes,
+        fresh: o.fresh ? { plan: o.fresh.kind === "reset" ? o.fresh.plan : null } : null,
+      },
+      host: o.host,
+      log: o.log,
+      threads: o.threads,
+      graceMs: o.instrumented ? Math.min(2000, Math.max(250, o.timeoutMs / 4)) : 0,
+    });
+    this.group.warm();
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * A worker thread that runs one function's instances (see remote.ts for the main-thread side).
+ * The same Instance class as on the main thread: fuel stops a runaway at its deadline, asyncify
+ * lets `wfn.call` wait, here for the main thread's answer. A runaway blocks only this thread.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { WfnError } from "@wasm-fn/abi";
+import { ShimErrors } from "../../errors.js";
+import { silentLogger } from "../../logger.js";
+import { CapabilityError, Instance, type HostCalls } from "../instance.js";
+import { Invocation } from "../invocation.js";
+import type { FromWorker, ToWorker, WireInput, WorkerInit } from "./protocol.js";
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const slots = new Map<number, Instance>();
+const calls = new Map<number, { resolve(v: Uint8Array): void; reject(e: CapabilityError): void }>();
+let callSeq = 0;
+
+function post(m: FromWorker, transfer?: ArrayBuffer[]): void {
+  port.postMessage(m, transfer);
+}
+
+/** An invocation that knows its job id, so host calls and logs can name it to the main thread. */
+class JobInvocation extends Invocation {
+  constructor(input: WireInput, readonly job: number) {
+    super(input, init.functionName, silentLogger, init.maxResponseBytes);
+  }
+  override guestLog(level: number, msg: string): void {
+    post({ t: "log", job: this.job, level, msg });
+  }
+}
+
+const host: HostCalls = {
+  call(op, args, inv) {
+    const call = ++callSeq;
+    post({ t: "call", job: (inv as JobInvocation).job, call, op, args });
+    return new Promise<Uint8Array>((resolve, reject) => calls.set(call, { resolve, reject }));
+  },
+};
+
+function instance(slot: number): Instance {
+  let inst = slots.get(slot);
+  if (!inst) {
+    inst = new Instance(init.module, host, { timeoutMs: init.timeoutMs, maxMemoryPages: init.maxMemoryPages, snapshot: init.fresh?.plan ?? undefined }, init.source);
+    inst.init();
+    slots.set(slot, inst);
+  }
+  return inst;
+}
+
+async function invoke(m: Extract<ToWorker, { t: "invoke" }>): Promise<void> {
+  if (Date.now() > m.notAfter) return; // the main thread already answered 503 for it
+  post({ t: "start", job: m.job });
+  let inst: Instance | undefined;
+  try {
+    inst = instance(m.slot);
+    const r = await inst.invoke(new JobInvocation(m.input, m.job), m.budgetMs);
+    const body = new Uint8Array(r.body); // an exact copy, transferred without another copy
+    post({ t: "done", job: m.job, status: r.status, headers: r.headers, body, outcome: r.outcome }, [body.buffer]);
+  } catch (e) {
+    const err = e instanceof WfnError ? e : new WfnError(ShimErrors.TRAP, `${init.source} failed: ${(e as Error).message}`, { status: 500 });
+    post({ t: "fail", job: m.job, code: err.code, message: err.message, status: err.status, broken: inst?.broken ?? true });
+    slots.delete(m.slot);
+    return;
+  }
+  // Fresh isolation: make the slot pristine before its next invocation arrives.
+  if (init.fresh && !inst.reset()) slots.delete(m.slot);
+}
+
+port.on("message", (m: ToWorker) => {
+  switch (m.t) {
+    case "invoke":
+      void invoke(m);
+      return;
+    case "reply": {
+      const c = calls.get(m.call);
+      if (!c) return;
+      calls.delete(m.call);
+      if (m.err) c.reject(new CapabilityError(m.err.code, m.err.message));
+      else c.resolve(m.ok ?? new Uint8Array(0));
+      return;
+    }
+    case "drop":
+      slots.delete(m.slot);
+      return;
+  }
+});

@@ -1,0 +1,38 @@
+/** Messages between the main thread and a function's worker thread (structured clone over postMessage). */
+import type { EventAttributes } from "../invocation.js";
+import type { SnapshotPlan } from "../snapshot.js";
+
+/** What a worker gets at start: the compiled module (V8 shares its code) and the limits. */
+export interface WorkerInit {
+  module: WebAssembly.Module;
+  source: string;
+  functionName: string;
+  timeoutMs: number;
+  maxMemoryPages: number;
+  maxResponseBytes: number;
+  /** Fresh isolation: reset (with this plan) or re-instantiate after every invocation. */
+  fresh: { plan: SnapshotPlan | null } | null;
+}
+
+export interface WireInput {
+  requestId: string;
+  method: string;
+  path: string;
+  query: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: Uint8Array;
+  event?: EventAttributes;
+}
+
+export type ToWorker =
+  /** `notAfter` (epoch ms): a job still queued behind other work by then is skipped (its caller got a 503). */
+  | { t: "invoke"; job: number; slot: number; input: WireInput; budgetMs: number; notAfter: number }
+  | { t: "reply"; call: number; ok?: Uint8Array; err?: { code: number; message: string } }
+  | { t: "drop"; slot: number };
+
+export type FromWorker =
+  | { t: "start"; job: number }
+  | { t: "done"; job: number; status: number; headers: [string, string][]; body: Uint8Array; outcome: number }
+  | { t: "fail"; job: number; code: string; message: string; status: number; broken: boolean }
+  | { t: "call"; job: number; call: number; op: number; args: Uint8Array }
+  | { t: "log"; job: number; level: number; msg: string };

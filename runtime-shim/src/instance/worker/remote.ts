@@ -1,0 +1,224 @@
+/**
+ * The main-thread side of running a function's instances on worker threads (entry.ts is the
+ * other side). A worker holds any number of instances ("slots"); the pool sees each slot as one
+ * member, so maxReplicas, the queue, idle reaping and `fresh` isolation work as on the main thread.
+ *
+ * Costs: one postMessage each way per invocation (plus one round trip per host call) and ~40 ms to
+ * start a worker. Gains: a runaway blocks only its worker; past its deadline plus a grace the
+ * worker is terminated, which stops even a module built without fuel checks.
+ */
+import { Worker } from "node:worker_threads";
+import { WfnError } from "@wasm-fn/abi";
+import { ShimErrors } from "../../errors.js";
+import type { Logger } from "../../logger.js";
+import { CapabilityError, type HostCalls, type Runner } from "../instance.js";
+import type { Invocation, InvocationResult } from "../invocation.js";
+import type { FromWorker, ToWorker, WorkerInit } from "./protocol.js";
+
+export interface WorkerGroupOptions {
+  init: WorkerInit;
+  host: HostCalls;
+  log: Logger;
+  /** Worker threads for this function (each runs many instances, one at a time while it computes). */
+  threads: number;
+  /** How long past an invocation's budget before its worker is terminated (0 for modules without fuel checks). */
+  graceMs: number;
+}
+
+interface Job {
+  resolve(r: InvocationResult): void;
+  reject(e: WfnError): void;
+  inv: Invocation;
+  slot: RemoteInstance;
+  timer: NodeJS.Timeout;
+  budgetMs: number;
+  started: boolean;
+}
+
+let jobSeq = 0;
+
+/** Where the compiled worker entry is (vitest runs src/*.ts, the worker needs dist/*.js). */
+function entryUrl(): URL {
+  const url = new URL("./entry.js", import.meta.url);
+  if (!import.meta.url.endsWith(".ts")) return url;
+  return new URL(url.href.replace("/runtime-shim/src/", "/runtime-shim/dist/"));
+}
+
+/** One function's worker threads. */
+export class WorkerGroup {
+  private threads: WorkerThread[] = [];
+  private slotSeq = 0;
+  private closed = false;
+
+  constructor(private readonly opts: WorkerGroupOptions) {}
+
+  /** Starts the threads now, so the first offloaded request does not wait ~40 ms for one. */
+  warm(): void {
+    while (!this.closed && this.threads.length < this.opts.threads) this.spawn();
+  }
+
+  /** A new slot (an instance to be) on the least-loaded thread. */
+  slot(): RemoteInstance {
+    if (this.closed) throw new WfnError(ShimErrors.POOL_CLOSED, "this function is shutting down; retry on another replica", { status: 503 });
+    let best: WorkerThread | undefined;
+    for (const t of this.threads) if (!best || t.slots < best.slots) best = t;
+    if (!best || (best.slots > 0 && this.threads.length < this.opts.threads)) best = this.spawn();
+    return new RemoteInstance(best, ++this.slotSeq);
+  }
+
+  stats(): { threads: number; jobs: number } {
+    return { threads: this.threads.length, jobs: this.threads.reduce((n, t) => n + t.jobs.size, 0) };
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const t of this.threads.splice(0)) t.terminate("the function was stopped");
+  }
+
+  private spawn(): WorkerThread {
+    const t = new WorkerThread(this.opts, () => { this.threads = this.threads.filter((x) => x !== t); });
+    this.threads.push(t);
+    return t;
+  }
+}
+
+/** A pool member whose instance lives on a worker thread. */
+export class RemoteInstance implements Runner {
+  broken = false;
+  constructor(readonly thread: WorkerThread, readonly slot: number) {
+    thread.slots++;
+  }
+  invoke(inv: Invocation, budgetMs?: number): Promise<InvocationResult> {
+    return this.thread.run(this, inv, budgetMs);
+  }
+  /** The worker resets (or re-instantiates) a fresh slot itself after each invocation. */
+  reset(): boolean {
+    return true;
+  }
+  dispose(): void {
+    this.thread.slots--;
+    this.thread.post({ t: "drop", slot: this.slot });
+  }
+}
+
+class WorkerThread {
+  readonly jobs = new Map<number, Job>();
+  slots = 0;
+  private dead = false;
+  private readonly worker: Worker;
+
+  constructor(private readonly opts: WorkerGroupOptions, private readonly onDead: () => void) {
+    this.worker = new Worker(entryUrl(), { workerData: opts.init, stdout: false, stderr: false });
+    this.worker.unref();
+    this.worker.on("message", (m: FromWorker) => this.onMessage(m));
+    this.worker.on("error", (e) => this.fail(`its worker thread crashed: ${e.message}`));
+    this.worker.on("exit", (code) => this.fail(`its worker thread exited (${code})`));
+  }
+
+  post(m: ToWorker, transfer?: ArrayBuffer[]): void {
+    if (!this.dead) this.worker.postMessage(m, transfer);
+  }
+
+  run(slot: RemoteInstance, inv: Invocation, budgetMs = this.opts.init.timeoutMs): Promise<InvocationResult> {
+    if (this.dead) {
+      slot.broken = true;
+      return Promise.reject(new WfnError(ShimErrors.WORKER_LOST, `${this.opts.init.source}: its worker thread was stopped; retry`, { status: 503 }));
+    }
+    const job = ++jobSeq;
+    const i = inv.input;
+    const body = new Uint8Array(i.body); // an exact copy, transferred
+    // Until the worker starts the job, it may wait behind other invocations on that thread; it may
+    // wait as long as it may run. Once started, the deadline is the worker's own (plus a grace).
+    const wait = budgetMs + this.opts.graceMs;
+    return new Promise<InvocationResult>((resolve, reject) => {
+      const timer = setTimeout(() => this.notStarted(job), wait);
+      this.jobs.set(job, { resolve, reject, inv, slot, timer, budgetMs, started: false });
+      this.post({ t: "invoke", job, slot: slot.slot, budgetMs, notAfter: Date.now() + wait, input: { requestId: i.requestId, method: i.method, path: i.path, query: i.query, headers: i.headers, body, event: i.event } }, [body.buffer]);
+    });
+  }
+
+  terminate(why: string): void {
+    this.fail(why);
+  }
+
+  private onMessage(m: FromWorker): void {
+    const job = this.jobs.get(m.job);
+    if (!job) return;
+    switch (m.t) {
+      case "start":
+        clearTimeout(job.timer);
+        job.started = true;
+        job.timer = setTimeout(() => this.overdue(m.job), job.budgetMs + this.opts.graceMs);
+        return;
+      case "done":
+        this.finish(m.job, job);
+        job.resolve({ status: m.status, headers: m.headers, body: Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength), outcome: m.outcome });
+        return;
+      case "fail":
+        this.finish(m.job, job);
+        job.slot.broken = m.broken;
+        job.reject(new WfnError(m.code, m.message, { status: m.status }));
+        return;
+      case "log":
+        job.inv.guestLog(m.level, m.msg);
+        return;
+      case "call":
+        this.hostCall(job, m.call, m.op, m.args);
+        return;
+    }
+  }
+
+  /** A host call made on the worker runs here, where the capabilities and their connections live. */
+  private hostCall(job: Job, call: number, op: number, args: Uint8Array): void {
+    job.inv.calledHost = true;
+    const reply = (ok: Uint8Array | undefined, e?: unknown) => {
+      if (e === undefined) return this.post({ t: "reply", call, ok });
+      const err = e instanceof CapabilityError ? e : new CapabilityError(1, e instanceof Error ? e.message : String(e));
+      this.post({ t: "reply", call, err: { code: err.code, message: err.message } });
+    };
+    let answer: Uint8Array | Promise<Uint8Array>;
+    try {
+      answer = this.opts.host.call(op, args, job.inv);
+    } catch (e) {
+      return reply(undefined, e);
+    }
+    if (answer instanceof Promise) answer.then((v) => reply(v), (e: unknown) => reply(undefined, e ?? "failed"));
+    else reply(answer);
+  }
+
+  private finish(id: number, job: Job): void {
+    clearTimeout(job.timer);
+    this.jobs.delete(id);
+  }
+
+  /** The job waited behind other invocations on this thread for as long as it could have run: 503, thread left alone. */
+  private notStarted(id: number): void {
+    const job = this.jobs.get(id);
+    if (!job || job.started) return;
+    this.finish(id, job);
+    job.reject(new WfnError(ShimErrors.POOL_EXHAUSTED, `${this.opts.init.source}: waited ${job.budgetMs + this.opts.graceMs} ms for its worker thread, busy with other invocations; retry later`, { status: 503 }));
+  }
+
+  /** The worker did not answer in time: its guest ignores the deadline (no fuel) or is stuck. Stop the thread. */
+  private overdue(id: number): void {
+    const job = this.jobs.get(id);
+    if (!job) return;
+    this.finish(id, job);
+    job.slot.broken = true;
+    job.reject(new WfnError(ShimErrors.TIMEOUT, `${this.opts.init.source} ran past its timeout of ${job.budgetMs} ms; its worker thread was terminated`, { status: 504 }));
+    this.opts.log.log("warn", "worker thread terminated: an invocation ignored its deadline", { fn: this.opts.init.functionName, requestId: job.inv.input.requestId });
+    this.fail("its worker thread was terminated because another invocation on it ran past its deadline; retry");
+  }
+
+  private fail(why: string): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.onDead();
+    void this.worker.terminate();
+    for (const [id, job] of this.jobs) {
+      this.finish(id, job);
+      job.slot.broken = true;
+      job.reject(new WfnError(ShimErrors.WORKER_LOST, `${this.opts.init.source}: ${why}`, { status: 503 }));
+    }
+  }
+}

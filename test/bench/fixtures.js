@@ -1,0 +1,120 @@
+/**
+ * Functions the runtime tests and the benchmark serve, written as AssemblyScript sources and built
+ * with the real `buildFunction` (the pipeline `wasm-fn build` runs). Builds are cached by content
+ * hash in the OS temp dir, so suites share them and a rerun does not rebuild.
+ * Plain JS so `npm run bench` (node test/bench/run.js) can use it without a compile step.
+ */
+import { createHash } from "node:crypto";
+import { cp, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { buildFunction } from "@wasm-fn/build";
+
+/** A function that misbehaves on request: /loop, /trap, /bomb, /big, /spin?ms=N, /count; anything else answers "ok". */
+export const FAULTS_SOURCE = `import { Request, Response } from "@wasm-fn/sdk";
+
+let counter: i32 = 0;
+let sink: i64 = 0;
+const keep = new Array<Uint8Array>();
+
+function num(v: string | null, d: i32): i32 {
+  return v !== null && v.length > 0 ? I32.parseInt(v) : d;
+}
+
+function spin(ms: i64): void {
+  const end = Date.now() + ms;
+  while (Date.now() < end) sink++;
+}
+
+export function handle(req: Request): Response {
+  const p = req.path;
+  if (p == "/loop") {
+    // An infinite loop: only the host's timeout stops it.
+    while (sink >= 0) sink++;
+    return Response.text("unreachable");
+  }
+  if (p == "/trap") unreachable();
+  if (p == "/bomb") {
+    for (;;) keep.push(new Uint8Array(1 << 20));
+  }
+  if (p == "/big") {
+    const n = num(req.param("kib"), 64) * 1024;
+    return Response.bytes(new Uint8Array(n));
+  }
+  if (p == "/spin") {
+    spin(<i64>num(req.param("ms"), 100));
+    return Response.text("spun");
+  }
+  if (p == "/count") {
+    counter++;
+    return Response.text(counter.toString());
+  }
+  return Response.text("ok");
+}
+`;
+
+/** A function whose answer names its version: hot swap checks which build served each request. */
+/** @param {string} version */
+export function versionSource(version) {
+  return `import { Request, Response } from "@wasm-fn/sdk";
+export function handle(req: Request): Response {
+  return Response.text("${version}");
+}
+`;
+}
+
+export const HELLO_SOURCE = `import { Request, Response } from "@wasm-fn/sdk";
+export function handle(req: Request): Response {
+  const name = req.param("name");
+  return Response.text("hello, " + (name !== null && name.length > 0 ? name : "world") + "\\n");
+}
+`;
+
+/** @typedef {{ dir: string, name: string, wasmPath: string }} Fixture */
+
+const ROOT = path.join(os.tmpdir(), "wasm-fn-runtime-fixtures");
+
+/**
+ * Writes `<name>/wasm-fn.yaml` + `assembly/index.ts` and builds it (once per content).
+ * `yaml` is appended to the generated config (limits, scaleOptions, isolation...).
+ */
+/**
+ * @param {string} name
+ * @param {string} source
+ * @param {string} [yaml]
+ * @returns {Promise<Fixture>}
+ */
+export async function buildFixture(name, source, yaml = "") {
+  const config = `name: ${name}\nversion: 0.1.0\nlang: as\n${yaml}`;
+  const hash = createHash("sha256").update(config).update(source).digest("hex").slice(0, 16);
+  const dir = path.join(ROOT, `${name}-${hash}`);
+  const wasmPath = path.join(dir, "dist", `${name}.wasm`);
+  if (await exists(wasmPath)) return { dir, name, wasmPath };
+  // Build in a private directory, then publish it by rename: parallel suites never see half a build.
+  const tmp = `${dir}.${process.pid}.${Date.now()}`;
+  await mkdir(path.join(tmp, "assembly"), { recursive: true });
+  await writeFile(path.join(tmp, "wasm-fn.yaml"), config);
+  await writeFile(path.join(tmp, "assembly", "index.ts"), source);
+  await buildFunction(tmp, { optimize: true });
+  await rename(tmp, dir).catch(async () => { if (!(await exists(wasmPath))) throw new Error(`could not publish fixture ${dir}`); });
+  return { dir, name, wasmPath };
+}
+
+/** A private copy of a fixture (tests that rewrite dist/ must not touch the shared cache). */
+/** @param {Fixture} f @param {string} into @returns {Promise<Fixture>} */
+export async function copyFixture(f, into) {
+  const dir = path.join(into, path.basename(f.dir));
+  await cp(f.dir, dir, { recursive: true });
+  return { dir, name: f.name, wasmPath: path.join(dir, "dist", `${f.name}.wasm`) };
+}
+
+/** @param {Fixture} f */
+export async function moduleBytes(f) {
+  return readFile(f.wasmPath);
+}
+
+/** @param {string} p */
+async function exists(p) {
+  return stat(p).then(() => true, () => false);
+}
+
