@@ -1,5 +1,6 @@
 import { createReadStream } from "node:fs";
-import { mkdir, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import { OciErrorCode, ociError } from "./errors.js";
 import { readTar, type TarEntry } from "./tar.js";
@@ -108,6 +109,20 @@ export async function extractOciArchive(tarPath: string, destDir: string): Promi
     if (!existing) await rm(destDir, { recursive: true, force: true });
     else for (const child of await readdir(destDir)) await rm(join(destDir, child), { recursive: true, force: true });
     throw e;
+  }
+}
+
+/**
+ * Unpacks an oci-archive into a fresh temp folder, hands `use` the layout there, then removes it.
+ * @example await withExtractedArchive("dist/hello.oci.tar", (dir) => readLayout(dir))
+ */
+export async function withExtractedArchive<T>(tarPath: string, use: (layoutDir: string) => Promise<T>): Promise<T> {
+  const tmp = await mkdtemp(join(tmpdir(), "wasm-fn-archive-"));
+  try {
+    await extractOciArchive(tarPath, join(tmp, "layout"));
+    return await use(join(tmp, "layout"));
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
   }
 }
 

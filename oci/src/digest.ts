@@ -21,6 +21,22 @@ export function digestHex(s: string): string {
   return s.slice(7);
 }
 
+/** Largest blob wasm-fn downloads or unpacks (it holds blobs in memory; Wasm modules are far smaller). */
+export const MAX_BLOB_BYTES = 1 << 30;
+
+/**
+ * Refuses a descriptor from a manifest before anything is fetched for it: the digest goes into a
+ * URL and a file name, and the size bounds how much is read. Throws WFN_OCI_IMAGE_INVALID.
+ */
+export function checkDescriptor(d: { digest?: unknown; size?: unknown }, what: string): void {
+  const why = typeof d.digest !== "string" || !isDigest(d.digest)
+    ? `digest '${String(d.digest).slice(0, 100)}' is not sha256:<64 hex>`
+    : typeof d.size !== "number" || !Number.isSafeInteger(d.size) || d.size < 0
+      ? `size '${String(d.size).slice(0, 40)}' is not a whole number of bytes`
+      : d.size > MAX_BLOB_BYTES ? `size ${d.size} is over the ${MAX_BLOB_BYTES}-byte limit` : undefined;
+  if (why) throw ociError(OciErrorCode.IMAGE_INVALID, `${what}: ${why}; the image is broken or hostile, nothing was fetched for it`, { status: 502 });
+}
+
 /** Refuses bytes whose digest (or size) differs from the descriptor that named them. */
 export function verifyBytes(bytes: Uint8Array, expected: { digest: string; size?: number }, what: string): void {
   const actual = sha256Digest(bytes);

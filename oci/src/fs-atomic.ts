@@ -15,15 +15,15 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, m
   const tmp = tempSibling(path, "tmp");
   const fh = await open(tmp, "wx", mode);
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, path);
   } catch (e) {
-    await rm(tmp, { force: true });
+    await rm(tmp, { force: true }); // a failed write (disk full...) leaves no half file behind
     throw e;
   }
 }
@@ -45,8 +45,8 @@ export async function replaceDirAtomic(dir: string, fill: (tmp: string) => Promi
   }
   const old = tempSibling(dir, "old");
   const existed = await stat(dir).then(() => true, () => false);
-  if (existed) await rename(dir, old);
   try {
+    if (existed) await rename(dir, old);
     await rename(tmp, dir);
   } catch (e) {
     if (existed) await rename(old, dir).catch(() => undefined);

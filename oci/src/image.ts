@@ -33,7 +33,8 @@ export interface BuiltImage {
 }
 
 const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** A function name that is safe as a file name (`<name>.wasm`) in an image and in the cache. */
+export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 function validate(input: FunctionImageInput): void {
   if (!NAME_RE.test(input.name)) throw ociError(OciErrorCode.IMAGE_INVALID, `function name '${input.name}' cannot be a file name in an image: use letters, digits, '.', '_' or '-'`);

@@ -10,7 +10,7 @@ export type { CachedImage } from "./materialize.js";
 export { pushLayout, type PushOptions, type PushResult, type PushEvent } from "./push.js";
 export { inspectImage, type InspectResult } from "./inspect.js";
 export { login, normalizeRegistry } from "./login.js";
-export { extractOciArchive } from "./archive.js";
+export { extractOciArchive, isArchivePath } from "./archive.js";
 export { isImageReference, parseReference, formatReference, type ImageRef } from "./reference.js";
 export { ociCacheDir } from "./cache.js";
 export { dockerConfigPath } from "./auth/docker-config.js";

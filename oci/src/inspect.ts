@@ -1,16 +1,12 @@
-import { mkdtemp, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { extractOciArchive, isArchivePath } from "./archive.js";
+import { stat } from "node:fs/promises";
+import { isArchivePath, withExtractedArchive } from "./archive.js";
 import { OciErrorCode, ociError } from "./errors.js";
 import { parseJsonObject } from "./json.js";
-import { readLayout, selectManifest } from "./layout.js";
-import { isIndexMediaType, MediaType } from "./media-types.js";
+import { readLayout } from "./layout.js";
+import { resolveRemote } from "./pull.js";
 import { formatReference, parseReference } from "./reference.js";
-import { repoScope } from "./registry/auth.js";
-import { getBlob } from "./registry/blobs.js";
 import { RegistryClient } from "./registry/client.js";
-import type { Descriptor, ImageIndex, ImageManifest } from "./types.js";
+import type { Descriptor, ImageManifest } from "./types.js";
 
 /** Everything `wasm-fn inspect` shows; also its `--json` document. */
 export interface InspectResult {
@@ -53,23 +49,10 @@ async function inspectLocal(dir: string, source: "layout" | "archive", target: s
 async function inspectRemote(ref: string, insecure: boolean): Promise<InspectResult> {
   const r = parseReference(ref);
   const c = new RegistryClient(r.registry, { insecure });
-  const scopes = [repoScope(r.repository, "pull")];
   try {
     await c.ping();
-    const name = formatReference(r);
-    let m = await c.getManifest(r.repository, r.digest ?? r.tag ?? "latest", scopes);
-    if (!m) throw ociError(OciErrorCode.REGISTRY_NOT_FOUND, `${name} does not exist; check the repository and tag`, { status: 404 });
-    let doc = parseJsonObject(m.bytes, `manifest of ${name}`, invalid);
-    if (isIndexMediaType((doc.mediaType as string | undefined) ?? m.mediaType)) {
-      const chosen = selectManifest(doc as unknown as ImageIndex, undefined, name);
-      m = await c.getManifest(r.repository, chosen.digest, scopes);
-      if (!m) throw ociError(OciErrorCode.REGISTRY_NOT_FOUND, `${name}: manifest ${chosen.digest} is missing`, { status: 404 });
-      doc = parseJsonObject(m.bytes, `manifest ${chosen.digest}`, invalid);
-    }
-    const parsed = doc as unknown as ImageManifest;
-    if (!parsed.config || !Array.isArray(parsed.layers)) throw invalid(`${name} is not an image manifest`);
-    const desc = { mediaType: parsed.mediaType ?? m.mediaType ?? MediaType.ociManifest, digest: m.digest, size: m.bytes.length };
-    return summarize("registry", name, desc, m.bytes, parsed, await getBlob(c, r.repository, parsed.config));
+    const src = await resolveRemote(c, r);
+    return summarize("registry", formatReference(r), src.manifest, src.manifestBytes, src.parsed, await src.readBlob(src.parsed.config));
   } finally {
     await c.close();
   }
@@ -81,16 +64,12 @@ async function inspectRemote(ref: string, insecure: boolean): Promise<InspectRes
  * @example (await inspectImage("examples/hello/dist/oci")).annotations["module.wasm.image/variant"] // "compat-smart"
  */
 export async function inspectImage(target: string, opts: { insecure?: boolean } = {}): Promise<InspectResult> {
-  if (await isArchivePath(target)) {
-    const tmp = await mkdtemp(join(tmpdir(), "wasm-fn-inspect-"));
-    try {
-      await extractOciArchive(target, join(tmp, "layout"));
-      return await inspectLocal(join(tmp, "layout"), "archive", target);
-    } finally {
-      await rm(tmp, { recursive: true, force: true });
-    }
-  }
+  if (await isArchivePath(target)) return withExtractedArchive(target, (dir) => inspectLocal(dir, "archive", target));
   const isDir = await stat(target).then((s) => s.isDirectory(), () => false);
   if (isDir) return inspectLocal(target, "layout", target);
+  // Spelled as a path, it is a typo'd path: saying "invalid image reference" would mislead.
+  if (/^\.{0,2}\//.test(target) || /\.tar$/i.test(target)) {
+    throw ociError(OciErrorCode.LAYOUT_INVALID, `${target} is neither an OCI layout folder nor an oci-archive file; check the path, or write one with 'wasm-fn build [--tar]'`);
+  }
   return inspectRemote(target, !!opts.insecure);
 }

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -6,6 +5,7 @@ import { cachedImageDir } from "./cache.js";
 import { digestHex, sha256Digest } from "./digest.js";
 import { OciErrorCode, ociError } from "./errors.js";
 import { replaceDirAtomic } from "./fs-atomic.js";
+import { NAME_RE } from "./image.js";
 import { canonicalJson, parseJsonObject } from "./json.js";
 import { Annotation, MediaType, WASM_PLATFORM } from "./media-types.js";
 import { readTar } from "./tar.js";
@@ -29,7 +29,6 @@ export interface CachedImage {
 
 interface PullRecord { name: string; wasmDigest: string; metadata: Record<string, unknown> | null }
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const invalid = (msg: string): Error => ociError(OciErrorCode.IMAGE_INVALID, msg);
 
 function parseMetadata(text: string | undefined): Record<string, unknown> | null {
@@ -100,14 +99,25 @@ export async function materialize(src: ImageSource, cacheDir: string, tag?: stri
   const desc: Descriptor = { mediaType: src.manifest.mediaType, digest: src.manifest.digest, size: src.manifestBytes.length, platform: { ...WASM_PLATFORM } };
   if (tag) desc.annotations = { [Annotation.refName]: tag };
   const record: PullRecord = { name, wasmDigest: sha256Digest(wasm), metadata };
-  await replaceDirAtomic(dir, async (tmp) => {
-    await mkdir(join(tmp, "layout", "blobs", "sha256"), { recursive: true });
-    await writeFile(join(tmp, "layout", "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-    await writeFile(join(tmp, "layout", "index.json"), canonicalJson({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [desc] }));
-    for (const [d, bytes] of blobs) await writeFile(join(tmp, "layout", "blobs", "sha256", digestHex(d)), bytes);
-    await writeFile(join(tmp, `${name}.wasm`), wasm);
-    await writeFile(join(tmp, "pull.json"), JSON.stringify(record));
-  });
+  // Content-addressed: an intact copy (another pull got there first) is as good as ours, and
+  // replacing it would pull files from under whoever is serving them.
+  const present = await cacheHit(cacheDir, src.manifest.digest);
+  if (present) return present;
+  try {
+    await replaceDirAtomic(dir, async (tmp) => {
+      await mkdir(join(tmp, "layout", "blobs", "sha256"), { recursive: true });
+      await writeFile(join(tmp, "layout", "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+      await writeFile(join(tmp, "layout", "index.json"), canonicalJson({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [desc] }));
+      for (const [d, bytes] of blobs) await writeFile(join(tmp, "layout", "blobs", "sha256", digestHex(d)), bytes);
+      await writeFile(join(tmp, `${name}.wasm`), wasm);
+      await writeFile(join(tmp, "pull.json"), JSON.stringify(record));
+    });
+  } catch (e) {
+    // A concurrent pull of the same image swapped its copy in between our check and our rename.
+    const raced = await cacheHit(cacheDir, src.manifest.digest);
+    if (raced) return raced;
+    throw e;
+  }
   return { manifestDigest: src.manifest.digest, wasmPath: join(dir, `${name}.wasm`), metadata, layoutDir: join(dir, "layout") };
 }
 
@@ -118,8 +128,7 @@ export async function cacheHit(cacheDir: string, manifestDigest: string): Promis
     const record = JSON.parse(await readFile(join(dir, "pull.json"), "utf8")) as PullRecord;
     if (!NAME_RE.test(record.name)) return undefined;
     const wasmPath = join(dir, `${record.name}.wasm`);
-    const digest = "sha256:" + createHash("sha256").update(await readFile(wasmPath)).digest("hex");
-    if (digest !== record.wasmDigest) return undefined; // changed on disk since: pull again
+    if (sha256Digest(await readFile(wasmPath)) !== record.wasmDigest) return undefined; // changed on disk since: pull again
     return { manifestDigest, wasmPath, metadata: record.metadata ?? null, layoutDir: join(dir, "layout") };
   } catch {
     return undefined;

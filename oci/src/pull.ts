@@ -1,8 +1,6 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { extractOciArchive } from "./archive.js";
+import { withExtractedArchive } from "./archive.js";
 import { ociCacheDir, recordBlobSources } from "./cache.js";
+import { checkDescriptor } from "./digest.js";
 import { OciErrorCode, ociError } from "./errors.js";
 import { parseJsonObject } from "./json.js";
 import { readLayout, selectManifest } from "./layout.js";
@@ -24,24 +22,31 @@ export interface PullOptions {
 
 const invalid = (m: string): Error => ociError(OciErrorCode.IMAGE_INVALID, m);
 
-/** Fetches the manifest for a reference, following an index to the Wasm platform's manifest. */
-async function resolveRemote(c: RegistryClient, r: ImageRef, onProgress?: Progress): Promise<ImageSource> {
+/**
+ * Fetches the manifest for a reference, following an index to the Wasm platform's manifest, and
+ * checks every descriptor in it before any blob is fetched. Shared by pull and inspect.
+ */
+export async function resolveRemote(c: RegistryClient, r: ImageRef, onProgress?: Progress): Promise<ImageSource> {
+  const name = formatReference(r);
   const scopes = [repoScope(r.repository, "pull")];
   let m = await c.getManifest(r.repository, r.digest ?? r.tag ?? "latest", scopes);
-  if (!m) throw ociError(OciErrorCode.REGISTRY_NOT_FOUND, `${formatReference(r)} does not exist; check the repository and tag (push it first with 'wasm-fn push')`, { status: 404 });
-  let doc = parseJsonObject(m.bytes, `manifest of ${formatReference(r)}`, invalid);
+  if (!m) throw ociError(OciErrorCode.REGISTRY_NOT_FOUND, `${name} does not exist; check the repository and tag (push it first with 'wasm-fn push')`, { status: 404 });
+  let doc = parseJsonObject(m.bytes, `manifest of ${name}`, invalid);
   if (isIndexMediaType((doc.mediaType as string | undefined) ?? m.mediaType)) {
-    const chosen = selectManifest(doc as unknown as ImageIndex, undefined, formatReference(r));
+    const chosen = selectManifest(doc as unknown as ImageIndex, undefined, name);
+    checkDescriptor(chosen, `${name}: index ${m.digest}`);
     m = await c.getManifest(r.repository, chosen.digest, scopes);
-    if (!m) throw ociError(OciErrorCode.REGISTRY_NOT_FOUND, `${formatReference(r)}: its index names ${chosen.digest}, which the registry does not have`, { status: 404 });
+    if (!m) throw ociError(OciErrorCode.REGISTRY_NOT_FOUND, `${name}: its index names ${chosen.digest}, which the registry does not have`, { status: 404 });
     doc = parseJsonObject(m.bytes, `manifest ${chosen.digest}`, invalid);
   }
-  if (!doc.config || !Array.isArray(doc.layers)) throw invalid(`${formatReference(r)} is not an image manifest (no config or layers)`);
-  const mediaType = (doc.mediaType as string | undefined) ?? (m.mediaType || MediaType.ociManifest);
+  if (!doc.config || !Array.isArray(doc.layers)) throw invalid(`${name} is not an image manifest (no config or layers)`);
+  const parsed = doc as unknown as ImageManifest;
+  for (const d of [parsed.config, ...parsed.layers]) checkDescriptor(d, `${name}: manifest ${m.digest}`);
+  const mediaType = parsed.mediaType ?? (m.mediaType || MediaType.ociManifest);
   return {
     manifest: { mediaType, digest: m.digest, size: m.bytes.length },
     manifestBytes: m.bytes,
-    parsed: doc as unknown as ImageManifest,
+    parsed,
     readBlob: (d) => getBlob(c, r.repository, d, onProgress),
   };
 }
@@ -81,14 +86,8 @@ export async function pullToCache(ref: string, opts: PullOptions = {}): Promise<
  * unsafe archives before anything is written.
  * @example await loadArchiveToCache("dist/hello.oci.tar")
  */
-export async function loadArchiveToCache(tarPath: string, opts: { cacheDir?: string } = {}): Promise<CachedImage> {
-  const tmp = await mkdtemp(join(tmpdir(), "wasm-fn-archive-"));
-  try {
-    await extractOciArchive(tarPath, join(tmp, "layout"));
-    return await loadLayoutToCache(join(tmp, "layout"), opts);
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
+export function loadArchiveToCache(tarPath: string, opts: { cacheDir?: string } = {}): Promise<CachedImage> {
+  return withExtractedArchive(tarPath, (dir) => loadLayoutToCache(dir, opts));
 }
 
 /** Imports an OCI layout folder into the cache (verifying it like a pull). */

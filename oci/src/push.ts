@@ -2,7 +2,7 @@ import { knownBlobSources, ociCacheDir, recordBlobSources } from "./cache.js";
 import { OciErrorCode, ociError } from "./errors.js";
 import { readLayout } from "./layout.js";
 import { Annotation } from "./media-types.js";
-import { formatReference, parseReference } from "./reference.js";
+import { formatReference, parseReference, TAG_RE } from "./reference.js";
 import { repoScope } from "./registry/auth.js";
 import { hasBlob, mountBlob, uploadBlob, type Progress } from "./registry/blobs.js";
 import { RegistryClient, type RegistryClientOptions } from "./registry/client.js";
@@ -33,8 +33,6 @@ export interface PushResult {
   /** Manifest + config + layers. */
   totalSize: number;
 }
-
-const TAG_RE = /^[\w][\w.-]{0,127}$/;
 
 /** Pushes one blob: skip if present, mount from a repository known to hold it, else upload. */
 async function pushBlob(c: RegistryClient, repo: string, desc: Descriptor, bytes: Buffer, opts: PushOptions, cacheDir: string): Promise<void> {

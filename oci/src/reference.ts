@@ -1,3 +1,4 @@
+import { isDigest } from "./digest.js";
 import { OciErrorCode, ociError } from "./errors.js";
 
 /** A parsed image reference: `registry/repository[:tag][@digest]`. */
@@ -16,8 +17,7 @@ export interface ImageRef {
 const DOMAIN_COMPONENT = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
 const DOMAIN_RE = new RegExp(`^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]{1,5})?$`);
 const PATH_COMPONENT_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const TAG_RE = /^[\w][\w.-]{0,127}$/;
-const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
+export const TAG_RE = /^[\w][\w.-]{0,127}$/;
 const NAME_MAX = 255;
 
 function invalid(ref: string, why: string): Error {
@@ -47,7 +47,7 @@ export function parseReference(ref: string): ImageRef {
   if (typeof ref !== "string" || ref.length === 0) throw invalid(String(ref), "it is empty");
   if (/\s/.test(ref)) throw invalid(ref, "it contains whitespace");
   const { name, tag, digest } = splitRef(ref);
-  if (digest !== undefined && !DIGEST_RE.test(digest)) throw invalid(ref, `digest '${digest.slice(0, 80)}' is not 'sha256:' followed by 64 lowercase hex characters`);
+  if (digest !== undefined && !isDigest(digest)) throw invalid(ref, `digest '${digest.slice(0, 80)}' is not 'sha256:' followed by 64 lowercase hex characters`);
   if (tag !== undefined && !TAG_RE.test(tag)) throw invalid(ref, `tag '${tag.slice(0, 140)}' must be 1-128 of [A-Za-z0-9_.-] and not start with '.' or '-'`);
   const parts = name.split("/");
   const explicitRegistry = parts.length > 1 && looksLikeDomain(parts[0]!);

@@ -116,7 +116,7 @@ export async function startProcess(cmd: string, args: string[], opts: StartOptio
 
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
-    process.kill(child.pid, "SIGTERM");
+    try { process.kill(child.pid, "SIGTERM"); } catch { return; } // exited just now
     const killed = await Promise.race([exited.then(() => true), sleep(5000).then(() => false)]);
     if (!killed && child.exitCode === null) { try { process.kill(child.pid, "SIGKILL"); } catch { /* gone */ } await exited; }
   };

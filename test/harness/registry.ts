@@ -39,10 +39,13 @@ export interface RegistryOptions {
   auth?: { username: string; password: string; mode?: "htpasswd" | "token" };
 }
 
-async function htpasswd(username: string, password: string): Promise<string> {
+/** A bcrypt htpasswd line; the password goes in on stdin (-i), never on a command line `ps` shows. */
+function htpasswd(username: string, password: string): Promise<string> {
   requireBinary("htpasswd");
-  const { stdout } = await promisify(execFile)("htpasswd", ["-Bbn", username, password]);
-  return stdout.trim() + "\n";
+  return new Promise((resolve, reject) => {
+    const child = execFile("htpasswd", ["-Bni", username], (err, stdout) => (err ? reject(err) : resolve(stdout.trim() + "\n")));
+    child.stdin?.end(password);
+  });
 }
 
 function config(port: number, storageDir: string, auth: string): string {

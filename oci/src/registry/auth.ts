@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { Credentials } from "../auth/docker-config.js";
 import { parseWwwAuthenticate, type Challenge } from "../auth/www-authenticate.js";
 import { OciErrorCode, ociError } from "../errors.js";
-import type { Http } from "./http.js";
+import { readBody, type Http } from "./http.js";
 
 interface Token { value: string; expiresAt: number }
 
@@ -90,7 +90,7 @@ export class Authorizer {
     const res = creds && "identityToken" in creds
       ? await this.http.send({ method: "POST", url: realm.origin + realm.pathname, headers: { "content-type": "application/x-www-form-urlencoded" }, body: oauthForm(creds.identityToken, ch, scopes), idempotent: true })
       : await this.http.send({ method: "GET", url: realm.toString(), headers, idempotent: true });
-    const text = await res.body.text();
+    const text = (await readBody(res, 1 << 20, `token answer from ${realm.origin}`)).toString("utf8");
     if (res.status === 401 || res.status === 403) {
       throw ociError(OciErrorCode.REGISTRY_UNAUTHORIZED, `${this.registry}: the token service refused ${creds ? "the stored credentials" : "anonymous access"} (HTTP ${res.status}); run 'wasm-fn login ${this.registry}'`, { status: 401 });
     }

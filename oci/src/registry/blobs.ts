@@ -1,8 +1,9 @@
-import { verifyBytes } from "../digest.js";
+import { checkDescriptor, verifyBytes } from "../digest.js";
 import { OciErrorCode, ociError, WfnError } from "../errors.js";
 import { repoScope } from "./auth.js";
 import type { RegistryClient } from "./client.js";
-import type { HttpResponse } from "./http.js";
+import { readBody, type HttpResponse } from "./http.js";
+import { backoffMs, sleep } from "./retry.js";
 
 export type Progress = (p: { digest: string; done: number; total: number }) => void;
 
@@ -16,13 +17,25 @@ export async function hasBlob(c: RegistryClient, repo: string, digest: string): 
   return res.status === 200;
 }
 
+/** The Location header, resolved against the URL that returned it (registries may send it relative). */
+function location(res: HttpResponse): string | undefined {
+  const l = res.headers.location;
+  const v = (Array.isArray(l) ? l[0] : l) || undefined;
+  try {
+    return v === undefined ? undefined : new URL(v, res.url).toString();
+  } catch {
+    return undefined; // unusable: the caller reports the answer as unexpected
+  }
+}
+
 /**
  * Asks the registry to link a blob it holds for `from` into `repo` (cross-repository mount).
- * Returns "mounted", or an upload URL the registry opened instead (it may decline a mount).
+ * Returns "mounted", or the upload URL the registry opened instead (it may decline a mount).
  */
 export async function mountBlob(c: RegistryClient, repo: string, digest: string, from: string): Promise<{ mounted: true } | { mounted: false; location?: string }> {
   const q = new URLSearchParams({ mount: digest, from });
-  const res = await c.request({ method: "POST", path: `/v2/${repo}/blobs/uploads/?${q}` }, [...pushScopes(repo), repoScope(from, "pull")]);
+  // Idempotent enough: sent twice, it mounts twice or opens a spare session.
+  const res = await c.request({ method: "POST", path: `/v2/${repo}/blobs/uploads/?${q}`, idempotent: true }, [...pushScopes(repo), repoScope(from, "pull")]);
   // 401/403/404: no access to `from` (or it is gone): just upload.
   if (![201, 202, 401, 403, 404].includes(res.status)) throw await c.fail(res, `mount blob ${digest} from ${from} into ${repo}`);
   await res.body.dump();
@@ -30,62 +43,64 @@ export async function mountBlob(c: RegistryClient, repo: string, digest: string,
   return res.status === 202 ? { mounted: false, location: location(res) } : { mounted: false };
 }
 
-function location(res: HttpResponse): string | undefined {
-  const l = res.headers.location;
-  return (Array.isArray(l) ? l[0] : l) || undefined;
-}
-
-/** Resolves a Location (maybe relative) against the URL that returned it, and adds query parameters. */
-function withQuery(loc: string, base: string, params: Record<string, string>): string {
-  const u = new URL(loc, base);
-  for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
-  return u.toString();
-}
-
-async function openUpload(c: RegistryClient, repo: string): Promise<{ url: string }> {
-  const res = await c.request({ method: "POST", path: `/v2/${repo}/blobs/uploads/` }, pushScopes(repo));
+async function openUpload(c: RegistryClient, repo: string): Promise<string> {
+  const res = await c.request({ method: "POST", path: `/v2/${repo}/blobs/uploads/`, idempotent: true }, pushScopes(repo));
   const loc = location(res);
   if (res.status !== 202 || !loc) throw await c.fail(res, `start upload to ${repo}`);
   await res.body.dump();
-  return { url: new URL(loc, res.url).toString() };
+  return loc;
 }
 
-/** One upload session: monolithic PUT for small blobs, PATCH chunks then PUT for large ones. */
+/** The next upload URL from a 202, or the error for any other answer. */
+async function nextLocation(c: RegistryClient, res: HttpResponse, what: string): Promise<string> {
+  const next = location(res);
+  if (res.status !== 202 || !next) throw await c.fail(res, what);
+  await res.body.dump();
+  return next;
+}
+
+/** One upload session: monolithic PUT for small blobs, PATCH chunks (Content-Range) then PUT for large ones. */
 async function uploadOnce(c: RegistryClient, repo: string, digest: string, bytes: Buffer, start: string | undefined, progress?: Progress): Promise<void> {
-  let url = start ?? (await openUpload(c, repo)).url;
+  let url = start ?? (await openUpload(c, repo));
   const scopes = pushScopes(repo);
+  let rest = bytes;
   if (bytes.length > c.chunkSize) {
     for (let off = 0; off < bytes.length; off += c.chunkSize) {
       const chunk = bytes.subarray(off, Math.min(bytes.length, off + c.chunkSize));
+      const range = `${off}-${off + chunk.length - 1}`;
       const res = await c.request({
         method: "PATCH", path: url, body: chunk,
-        headers: { "content-type": "application/octet-stream", "content-range": `${off}-${off + chunk.length - 1}`, "content-length": String(chunk.length) },
+        headers: { "content-type": "application/octet-stream", "content-range": range, "content-length": String(chunk.length) },
       }, scopes);
-      const next = location(res);
-      if (res.status !== 202 || !next) throw await c.fail(res, `upload chunk ${off}-${off + chunk.length - 1} of ${digest} to ${repo}`);
-      await res.body.dump();
-      url = new URL(next, url).toString();
+      url = await nextLocation(c, res, `upload chunk ${range} of ${digest} to ${repo}`);
       progress?.({ digest, done: off + chunk.length, total: bytes.length });
     }
-    bytes = Buffer.alloc(0);
+    rest = Buffer.alloc(0);
   }
+  const put = new URL(url);
+  put.searchParams.set("digest", digest); // keeps the registry's own query (e.g. _state)
   const res = await c.request({
-    method: "PUT", path: withQuery(url, url, { digest }), body: bytes,
-    headers: { "content-type": "application/octet-stream", "content-length": String(bytes.length) },
+    method: "PUT", path: put.toString(), body: rest,
+    headers: { "content-type": "application/octet-stream", "content-length": String(rest.length) },
   }, scopes);
   if (res.status !== 201) throw await c.fail(res, `finish upload of ${digest} to ${repo}`);
   await res.body.dump();
+  const stored = res.headers["docker-content-digest"];
+  if (typeof stored === "string" && stored !== digest) {
+    throw ociError(OciErrorCode.DIGEST_MISMATCH, `${c.registry} stored the upload of ${digest} to ${repo} as ${stored.slice(0, 80)}; the registry or a proxy altered it. The manifest was not pushed`, { status: 502 });
+  }
 }
 
 /**
  * Uploads a blob. A session cut off midway (dropped connection, 5xx) is abandoned and the blob
- * sent again in a fresh session, a bounded number of times; then WFN_REGISTRY_UPLOAD_FAILED.
+ * sent again in a fresh session after a back-off, a bounded number of times; then WFN_REGISTRY_UPLOAD_FAILED.
  * @example await uploadBlob(client, "hello", "sha256:ab...", bytes, undefined, (p) => console.error(p.done))
  */
 export async function uploadBlob(c: RegistryClient, repo: string, digest: string, bytes: Buffer, start?: string, progress?: Progress): Promise<void> {
-  const attempts = c.opts.retry?.attempts ?? 3;
+  const attempts = c.retry.attempts;
   let last: unknown;
   for (let i = 0; i < attempts; i++) {
+    if (i > 0) await sleep(backoffMs(c.retry, i));
     try {
       await uploadOnce(c, repo, digest, bytes, i === 0 ? start : undefined, progress);
       return;
@@ -103,33 +118,39 @@ export async function uploadBlob(c: RegistryClient, repo: string, digest: string
   );
 }
 
-/**
- * Downloads a blob, following redirects (without our Authorization when the host changes),
- * and refuses it unless its sha256 and size match the descriptor (WFN_OCI_DIGEST_MISMATCH).
- */
-export async function getBlob(c: RegistryClient, repo: string, desc: { digest: string; size: number }, progress?: Progress): Promise<Buffer> {
-  let res = await c.request({ method: "GET", path: `/v2/${repo}/blobs/${desc.digest}`, idempotent: true }, [repoScope(repo, "pull")]);
+/** GET a blob, following redirects; our Authorization only goes to the registry's own origin. */
+async function openBlob(c: RegistryClient, repo: string, digest: string): Promise<HttpResponse> {
+  const scopes = [repoScope(repo, "pull")];
+  let res = await c.request({ method: "GET", path: `/v2/${repo}/blobs/${digest}`, idempotent: true }, scopes);
   for (let hops = 0; [301, 302, 303, 307, 308].includes(res.status) && hops < 5; hops++) {
     const next = location(res);
     await res.body.dump();
     if (!next) break;
-    const url = new URL(next, res.url);
     // Storage back-ends (S3, CDNs) sign the URL themselves and reject a foreign Authorization.
-    res = url.host === new URL(res.url).host
-      ? await c.request({ method: "GET", path: url.toString(), idempotent: true }, [repoScope(repo, "pull")])
-      : await c.requestUnsigned({ method: "GET", path: url.toString(), idempotent: true });
+    res = (await c.sameOrigin(next))
+      ? await c.request({ method: "GET", path: next, idempotent: true }, scopes)
+      : await c.requestUnsigned({ method: "GET", path: next, idempotent: true });
   }
-  if (res.status !== 200) throw await c.fail(res, `get blob ${desc.digest} from ${repo}`);
-  const chunks: Buffer[] = [];
-  let done = 0;
-  for await (const chunk of res.body) {
-    const b = chunk as Buffer;
-    done += b.length;
-    if (done > desc.size) { res.body.destroy(); break; } // more than announced: stop reading, verification fails below
-    chunks.push(b);
-    progress?.({ digest: desc.digest, done, total: desc.size });
+  if (res.status !== 200) throw await c.fail(res, `get blob ${digest} from ${repo}`);
+  return res;
+}
+
+/**
+ * Downloads a blob and refuses it unless its sha256 and size match the descriptor
+ * (WFN_OCI_DIGEST_MISMATCH). A download cut off midway is retried, a bounded number of times.
+ */
+export async function getBlob(c: RegistryClient, repo: string, desc: { digest: string; size: number }, progress?: Progress): Promise<Buffer> {
+  checkDescriptor(desc, `blob in ${c.registry}/${repo}`);
+  for (let attempt = 1; ; attempt++) {
+    const res = await openBlob(c, repo, desc.digest);
+    try {
+      // More than announced stops the read; verification then refuses it.
+      const bytes = await readBody(res, desc.size, `download of blob ${desc.digest}`, (done) => progress?.({ digest: desc.digest, done, total: desc.size }));
+      verifyBytes(bytes, desc, `blob ${desc.digest} from ${c.registry}/${repo}`);
+      return bytes;
+    } catch (e) {
+      if ((e as WfnError).code !== OciErrorCode.REGISTRY_UNREACHABLE || attempt >= c.retry.attempts) throw e;
+      await sleep(backoffMs(c.retry, attempt));
+    }
   }
-  const bytes = Buffer.concat(chunks);
-  verifyBytes(bytes, desc, `blob ${desc.digest} from ${c.registry}/${repo}`);
-  return bytes;
 }

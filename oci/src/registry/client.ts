@@ -5,7 +5,7 @@ import { MANIFEST_ACCEPT } from "../media-types.js";
 import { apiHost } from "../reference.js";
 import { Authorizer } from "./auth.js";
 import { statusError } from "./errors.js";
-import { Http, type HttpRequest, type HttpResponse } from "./http.js";
+import { Http, readBody, type HttpRequest, type HttpResponse } from "./http.js";
 import { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
 
 export interface RegistryClientOptions {
@@ -19,11 +19,22 @@ export interface RegistryClientOptions {
 }
 
 export interface RegistryRequest extends Omit<HttpRequest, "url"> {
-  /** `/v2/...` or an absolute URL the registry handed out (upload Location). */
+  /** `/v2/...` or an absolute URL the registry handed out (upload Location, redirect). */
   path: string;
 }
 
 const MAX_MANIFEST_BYTES = 4 << 20;
+const DEFAULT_CHUNK_SIZE = 8 << 20;
+
+/** The PATCH chunk size: a positive whole number of bytes, or an upload would never finish. */
+function chunkSizeFrom(option: number | undefined): number {
+  const env = process.env.WASM_FN_OCI_CHUNK_SIZE;
+  const [value, from] = option !== undefined ? [option, "chunkSize"] : env ? [Number(env), `WASM_FN_OCI_CHUNK_SIZE=${env.slice(0, 40)}`] : [DEFAULT_CHUNK_SIZE, ""];
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw ociError(OciErrorCode.CONFIG_INVALID, `${from || String(value)} is not a chunk size: use a whole number of bytes above 0 (default ${DEFAULT_CHUNK_SIZE})`);
+  }
+  return value;
+}
 
 /**
  * A client for one registry (distribution spec v2): finds its scheme and auth challenge with the
@@ -33,14 +44,16 @@ const MAX_MANIFEST_BYTES = 4 << 20;
 export class RegistryClient {
   readonly host: string;
   readonly chunkSize: number;
+  readonly retry: RetryPolicy;
   private readonly http: Http;
   private readonly authz: Authorizer;
   private base: string | undefined;
 
   constructor(readonly registry: string, readonly opts: RegistryClientOptions = {}) {
     this.host = apiHost(registry);
-    this.chunkSize = opts.chunkSize ?? (Number(process.env.WASM_FN_OCI_CHUNK_SIZE) || 8 << 20);
-    this.http = new Http(this.host, { ...DEFAULT_RETRY, ...opts.retry }, !!opts.insecure);
+    this.chunkSize = chunkSizeFrom(opts.chunkSize);
+    this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+    this.http = new Http(this.host, this.retry, !!opts.insecure);
     const creds = opts.credentials;
     this.authz = new Authorizer(registry, this.http, creds ? async () => creds : () => getCredentials(registry), !!opts.insecure);
   }
@@ -81,10 +94,29 @@ export class RegistryClient {
     await res.body.dump();
   }
 
+  /** Whether `url` (absolute) is on the registry's own scheme, host and port. */
+  async sameOrigin(url: string): Promise<boolean> {
+    return new URL(url).origin === new URL(await this.baseUrl()).origin;
+  }
+
+  /**
+   * Sends to `/v2/...` on the registry, or to an absolute URL it handed out. Credentials only go
+   * to the registry's own origin (as docker and fetch do on redirects), and a URL on plain HTTP
+   * is refused without --insecure, so an upload Location or redirect cannot downgrade us.
+   */
   private async send(req: RegistryRequest, authorization?: string): Promise<HttpResponse> {
-    const url = /^https?:\/\//.test(req.path) ? req.path : (await this.baseUrl()) + req.path;
+    const base = await this.baseUrl();
+    const url = req.path.startsWith("/") ? base + req.path : req.path;
+    const target = new URL(url);
+    if (target.protocol !== "https:" && !(target.protocol === "http:" && this.opts.insecure)) {
+      throw ociError(
+        OciErrorCode.REGISTRY_INSECURE_REQUIRED,
+        `${this.registry} sent wasm-fn to ${target.protocol === "http:" ? "a plain-HTTP address" : "an address it cannot use"} (${target.origin}); pass --insecure only if you trust that address`,
+        { status: 502 },
+      );
+    }
     const headers = { ...(req.headers ?? {}) };
-    if (authorization) headers.authorization = authorization;
+    if (authorization && target.origin === new URL(base).origin) headers.authorization = authorization;
     return this.http.send({ ...req, url, headers });
   }
 
@@ -96,7 +128,8 @@ export class RegistryClient {
     await this.baseUrl();
     const auth = await this.authz.header(scopes);
     const res = await this.send(req, auth);
-    if (res.status !== 401) return res;
+    // Another origin's challenge is not ours to answer (and must not replace the registry's).
+    if (res.status !== 401 || !(await this.sameOrigin(res.url))) return res;
     const retryScopes = await this.authz.learn(res.headers, scopes, auth);
     if (!retryScopes) return res;
     await res.body.dump();
@@ -121,7 +154,7 @@ export class RegistryClient {
     const res = await this.request({ method: "GET", path: `/v2/${repo}/manifests/${reference}`, headers: { accept: MANIFEST_ACCEPT }, idempotent: true }, scopes);
     if (res.status === 404) { await res.body.dump(); return undefined; }
     if (res.status !== 200) throw await this.fail(res, `get manifest ${repo}:${reference}`);
-    const bytes = Buffer.from(await res.body.arrayBuffer());
+    const bytes = await readBody(res, MAX_MANIFEST_BYTES, `download of manifest ${repo}:${reference}`);
     if (bytes.length > MAX_MANIFEST_BYTES) throw ociError(OciErrorCode.IMAGE_INVALID, `manifest ${repo}:${reference} is over ${MAX_MANIFEST_BYTES} bytes; refusing it`);
     const digest = sha256Digest(bytes);
     const announced = String(res.headers["docker-content-digest"] ?? "");

@@ -1,11 +1,11 @@
 import { OciErrorCode, ociError } from "../errors.js";
-import type { HttpResponse } from "./http.js";
+import { readBody, type HttpResponse } from "./http.js";
 
 /** The registry's own error words ({"errors":[{"code","message"}]}), shortened; never headers. */
 async function registrySays(res: HttpResponse): Promise<string> {
   // undici throws asynchronously when a consumed body is read again; never try.
   const used = (res.body as { bodyUsed?: boolean }).bodyUsed || res.body.readableEnded || res.body.destroyed;
-  const text = used ? "" : await res.body.text().catch(() => "");
+  const text = used ? "" : await readBody(res, 64 << 10, "error answer").then((b) => b.toString("utf8"), () => "");
   try {
     const body = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
     const first = body.errors?.[0];

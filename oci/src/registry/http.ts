@@ -9,7 +9,7 @@ export interface HttpRequest {
   url: string;
   headers?: Record<string, string>;
   body?: Buffer;
-  /** Safe to send again after a dropped connection (GET, HEAD, manifest PUT). */
+  /** Safe to send again after a dropped connection or a 5xx (GET, HEAD, manifest PUT, opening an upload). */
   idempotent?: boolean;
 }
 
@@ -40,9 +40,32 @@ function isFatalNetError(err: unknown): boolean {
 }
 
 /**
- * Sends HTTP requests to one registry with bounded retries: 429 and 5xx are retried with
- * exponential back-off (Retry-After honoured), dropped connections only for idempotent requests.
- * Never logs headers, so credentials stay out of output.
+ * Reads a whole response body, but never more than `max + 1` bytes (callers refuse the excess).
+ * A connection dropped midway is WFN_REGISTRY_UNREACHABLE "cut off", never a raw socket error.
+ */
+export async function readBody(res: HttpResponse, max: number, what: string, onBytes?: (done: number) => void): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let done = 0;
+  try {
+    for await (const chunk of res.body) {
+      const b = chunk as Buffer;
+      done += b.length;
+      chunks.push(b);
+      if (done > max) break; // leaving the loop destroys the stream
+      onBytes?.(done);
+    }
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw ociError(OciErrorCode.REGISTRY_UNREACHABLE, `${what} was cut off after ${done} bytes (${e.code ?? e.message}); check the network and try again. Nothing was stored`, { status: 502, cause: err });
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Sends HTTP requests to one registry with bounded retries and exponential back-off
+ * (Retry-After honoured). 429 is always retried: the registry did nothing. 5xx and dropped
+ * connections only for idempotent requests: a failed upload chunk may have been applied, so
+ * the uploader starts a fresh session instead. Never logs headers, so credentials stay out of output.
  */
 export class Http {
   readonly dispatcher: Dispatcher | undefined;
@@ -61,7 +84,8 @@ export class Http {
         await sleep(backoffMs(this.retry, attempt));
         continue;
       }
-      if (!isRetryableStatus(res.status) || attempt >= this.retry.attempts) return res;
+      const retryable = res.status === 429 || (req.idempotent === true && isRetryableStatus(res.status));
+      if (!retryable || attempt >= this.retry.attempts) return res;
       const after = parseRetryAfter(res.headers["retry-after"]);
       // A server asking for a longer pause than we are willing to wait gets the error now, not a hang.
       if (after !== undefined && after > this.retry.maxDelayMs) return res;

@@ -3,107 +3,19 @@
  * bearer flow, chunked and cut-off uploads and tampering that a real registry will not produce
  * on demand. Round trips against the real docker-registry live in test/oci-registry.test.ts.
  */
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Agent, getGlobalDispatcher, setGlobalDispatcher, type Dispatcher } from "undici";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { writeImageLayout } from "../layout.js";
 import { pullToCache } from "../pull.js";
 import { pushLayout } from "../push.js";
-
-type Hook = (req: IncomingMessage, res: ServerResponse, body: Buffer) => boolean | void;
-const sha = (b: Buffer): string => "sha256:" + createHash("sha256").update(b).digest("hex");
-const FAST = { retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 50 } };
-
-/** Just enough of the distribution spec (blobs are per repository, as a mount needs): ping, blobs, uploads (monolithic, chunked, mount), manifests, tokens. */
-async function fakeRegistry(opts: { auth?: "basic" | "bearer"; hook?: Hook } = {}) {
-  const blobs = new Map<string, Buffer>();
-  const manifests = new Map<string, { body: Buffer; type: string }>();
-  const uploads = new Map<string, Buffer>();
-  const log: string[] = [];
-  const tokenScopes: string[] = [];
-  let nextId = 0;
-  const good = "Basic " + Buffer.from("alice:s3cret").toString("base64");
-  const send = (res: ServerResponse, status: number, headers: Record<string, string> = {}, body: Buffer | string = ""): void => {
-    res.writeHead(status, headers).end(body);
-  };
-  function authorized(req: IncomingMessage, res: ServerResponse, repo: string | undefined, push: boolean): boolean {
-    const h = req.headers.authorization ?? "";
-    if (opts.auth === "basic" && h !== good) return send(res, 401, { "www-authenticate": 'Basic realm="fake"' }), false;
-    if (opts.auth === "bearer") {
-      const need = repo ? `repository:${repo}:${push ? "pull,push" : "pull"}` : "";
-      const granted = h.startsWith("Bearer ") ? Buffer.from(h.slice(7), "base64url").toString().split(" ") : null;
-      if (!granted || (need && !granted.includes(need))) {
-        send(res, 401, { "www-authenticate": `Bearer realm="${url}/token",service="fake"${need ? `,scope="${need}"` : ""}` });
-        return false;
-      }
-    }
-    return true;
-  }
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const body = Buffer.concat(chunks);
-      const u = new URL(req.url!, url);
-      log.push(`${req.method} ${u.pathname}${u.search}`);
-      if (opts.hook?.(req, res, body)) return;
-      if (u.pathname === "/token") {
-        if (req.headers.authorization !== good) return send(res, 401);
-        tokenScopes.push(`${u.searchParams.get("service")}|${u.searchParams.getAll("scope").join(" ")}`);
-        return send(res, 200, { "content-type": "application/json" }, JSON.stringify({ token: Buffer.from(["granted", ...u.searchParams.getAll("scope")].join(" ")).toString("base64url") }));
-      }
-      if (u.pathname === "/v2/") return authorized(req, res, undefined, false) && send(res, 200);
-      const m = /^\/v2\/(.+)\/(blobs|manifests)\/(uploads\/)?(.*)$/.exec(u.pathname);
-      if (!m) return send(res, 404);
-      const [, repo, kind, upload, rest] = m as unknown as [string, string, string, string | undefined, string];
-      if (!authorized(req, res, repo, req.method !== "GET" && req.method !== "HEAD")) return;
-      if (kind === "manifests") {
-        if (req.method === "PUT") {
-          manifests.set(`${repo}:${rest}`, { body, type: String(req.headers["content-type"]) });
-          manifests.set(`${repo}:${sha(body)}`, { body, type: String(req.headers["content-type"]) });
-          return send(res, 201, { "docker-content-digest": sha(body) });
-        }
-        const man = manifests.get(`${repo}:${rest}`);
-        if (!man) return send(res, 404, {}, '{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}');
-        return send(res, 200, { "content-type": man.type, "docker-content-digest": sha(man.body) }, req.method === "HEAD" ? "" : man.body);
-      }
-      if (!upload) {
-        const blob = blobs.get(`${repo}@${rest}`);
-        if (!blob) return send(res, 404);
-        return send(res, 200, { "content-length": String(blob.length) }, req.method === "HEAD" ? "" : blob);
-      }
-      if (req.method === "POST") {
-        const mount = u.searchParams.get("mount");
-        const from = blobs.get(`${u.searchParams.get("from")}@${mount}`);
-        if (mount && from) return blobs.set(`${repo}@${mount}`, from), send(res, 201, { location: `/v2/${repo}/blobs/${mount}` });
-        const id = String(nextId++);
-        uploads.set(id, Buffer.alloc(0));
-        return send(res, 202, { location: `/v2/${repo}/blobs/uploads/${id}?_state=x` });
-      }
-      const sofar = uploads.get(rest);
-      if (!sofar) return send(res, 404, {}, '{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN"}]}');
-      const all = Buffer.concat([sofar, body]);
-      if (req.method === "PATCH") {
-        if (req.headers["content-range"] !== `${sofar.length}-${all.length - 1}`) return send(res, 416);
-        uploads.set(rest, all);
-        return send(res, 202, { location: `/v2/${repo}/blobs/uploads/${rest}?_state=y`, range: `0-${all.length - 1}` });
-      }
-      const digest = u.searchParams.get("digest")!;
-      if (sha(all) !== digest) return send(res, 400, {}, '{"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match uploaded content"}]}');
-      blobs.set(`${repo}@${digest}`, all);
-      uploads.delete(rest);
-      return send(res, 201, { "docker-content-digest": digest });
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const url = `http://${host}`;
-  return { host, url, blobs, manifests, log, tokenScopes, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
-}
+import { RegistryClient } from "./client.js";
+import { FAST, fakeRegistry, type Hook } from "./fake-registry.fixture.js";
 
 const ROOT = mkdtempSync(join(tmpdir(), "wfn-reg-"));
 afterAll(() => rmSync(ROOT, { recursive: true, force: true }));
@@ -252,5 +164,162 @@ describe("registry answers", () => {
     const reg = await start();
     await expect(pullToCache(`${reg.host}/a:1`, { cacheDir, client: FAST })).rejects.toMatchObject({ code: "WFN_REGISTRY_INSECURE_REQUIRED", message: expect.stringContaining("--insecure") });
     expect(reg.log).toEqual([]);
+  });
+});
+
+describe("upload sessions", () => {
+  it("uploads into the session a registry opens when it declines a mount, resolving a relative Location", async () => {
+    const reg = await start();
+    await pushLayout(layout, `${reg.host}/a:1`, { insecure: true, cacheDir, client: FAST });
+    for (const k of [...reg.blobs.keys()]) if (k.startsWith("a@")) reg.blobs.delete(k); // the mount source is gone
+    const events: string[] = [];
+    await pushLayout(layout, `${reg.host}/b:1`, { insecure: true, cacheDir, client: FAST, onEvent: (e) => events.push(e.action) });
+    expect(events).toEqual(["uploading", "uploaded", "uploading", "uploaded"]);
+    expect(reg.log.filter((l) => l.startsWith("POST /v2/b/")).every((l) => l.includes("mount="))).toBe(true); // no extra session opened
+  });
+
+  it("starts a fresh session after a 5xx on a chunk the registry may have applied, instead of resending it", async () => {
+    let failed = false;
+    const reg = await start({
+      hook: (req, res) => {
+        if (req.method !== "PATCH" || failed) return;
+        failed = true; // let the fake store the chunk, then answer 500 as a failing proxy would
+        const writeHead = res.writeHead.bind(res);
+        res.writeHead = (() => writeHead(500)) as unknown as typeof res.writeHead;
+      },
+    });
+    await pushLayout(layout, `${reg.host}/a:1`, { insecure: true, cacheDir, client: { ...FAST, chunkSize: 100 } });
+    expect(reg.log.filter((l) => l.startsWith("POST")).length).toBe(3); // config, config again, layer
+    expect(reg.log.filter((l) => l.startsWith("PATCH")).length).toBe(1 + [...reg.blobs.values()].reduce((n, b) => n + Math.ceil(b.length / 100), 0));
+  });
+
+  it("refuses a chunk size that would never finish an upload", () => {
+    const code = (f: () => unknown): unknown => { try { f(); return undefined; } catch (e) { return (e as { code?: string }).code; } };
+    for (const bad of [0, -1, 1.5, Number.NaN]) expect(code(() => new RegistryClient("x.io", { chunkSize: bad }))).toBe("WFN_OCI_CONFIG_INVALID");
+    process.env.WASM_FN_OCI_CHUNK_SIZE = "-5";
+    try {
+      expect(() => new RegistryClient("x.io")).toThrow(/WASM_FN_OCI_CHUNK_SIZE/);
+    } finally {
+      delete process.env.WASM_FN_OCI_CHUNK_SIZE;
+    }
+  });
+
+  it("refuses a finished upload the registry stored under another digest", async () => {
+    const reg = await start({
+      hook: (req, res) => {
+        if (req.method !== "PUT" || !req.url!.includes("/uploads/")) return;
+        const writeHead = res.writeHead.bind(res);
+        res.writeHead = ((s: number) => writeHead(s, { "docker-content-digest": "sha256:" + "0".repeat(64) })) as unknown as typeof res.writeHead;
+      },
+    });
+    await expect(pushLayout(layout, `${reg.host}/a:1`, { insecure: true, cacheDir, client: FAST })).rejects.toMatchObject({ code: "WFN_OCI_DIGEST_MISMATCH" });
+    expect(reg.manifests.size).toBe(0);
+  });
+});
+
+describe("downloads", () => {
+  it("retries a blob download cut off midway; when it keeps being cut, fails with a code and caches nothing", async () => {
+    let cuts = 1;
+    const reg = await start({
+      hook: (req, res) => {
+        if (req.method !== "GET" || !/\/blobs\/sha256:/.test(req.url!) || cuts-- <= 0) return;
+        res.writeHead(200, { "content-length": "5000" });
+        res.write(Buffer.alloc(10));
+        setTimeout(() => req.socket.destroy(), 10);
+        return true;
+      },
+    });
+    await pushLayout(layout, `${reg.host}/a:1`, { insecure: true, cacheDir, client: FAST });
+    const pulled = await pullToCache(`${reg.host}/a:1`, { insecure: true, cacheDir: join(work, "c1"), client: FAST });
+    expect(pulled.manifestDigest).toMatch(/^sha256:/);
+    cuts = Infinity;
+    const fresh = join(work, "c2");
+    await expect(pullToCache(`${reg.host}/a:1`, { insecure: true, cacheDir: fresh, client: FAST })).rejects.toMatchObject({ code: "WFN_REGISTRY_UNREACHABLE", message: expect.stringContaining("cut off") });
+    expect(existsSync(join(fresh, "images"))).toBe(false);
+  });
+
+  it("refuses descriptors without a size or with a malformed digest before downloading anything", async () => {
+    const reg = await start();
+    await pushLayout(layout, `${reg.host}/a:1`, { insecure: true, cacheDir, client: FAST });
+    const base = JSON.parse(reg.manifests.get("a:1")!.body.toString()) as { layers: Record<string, unknown>[] };
+    const variants: [string, (l: Record<string, unknown>) => void, RegExp][] = [
+      ["nosize", (l) => { delete l.size; }, /size/],
+      ["hugesize", (l) => { l.size = 2 ** 40; }, /size/],
+      ["baddigest", (l) => { l.digest = "sha256:../../../v2/other"; }, /digest/],
+    ];
+    for (const [tag, change, why] of variants) {
+      const m = structuredClone(base);
+      change(m.layers[0]!);
+      reg.manifests.set(`a:${tag}`, { body: Buffer.from(JSON.stringify(m)), type: "application/vnd.oci.image.manifest.v1+json" });
+      const n = reg.log.length;
+      await expect(pullToCache(`${reg.host}/a:${tag}`, { insecure: true, cacheDir, client: FAST })).rejects.toMatchObject({ code: "WFN_OCI_IMAGE_INVALID", message: expect.stringMatching(why) });
+      expect(reg.log.slice(n).filter((l) => l.includes("/blobs/"))).toEqual([]);
+    }
+  });
+});
+
+describe("TLS: credentials stay on the registry's own HTTPS origin", () => {
+  let tls: { key: string; cert: string };
+  let saved: Dispatcher;
+  beforeAll(() => {
+    const dir = mkdtempSync(join(ROOT, "tls-"));
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "k"), "-out", join(dir, "c"), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], { stdio: "ignore" });
+    tls = { key: readFileSync(join(dir, "k"), "utf8"), cert: readFileSync(join(dir, "c"), "utf8") };
+    saved = getGlobalDispatcher();
+    setGlobalDispatcher(new Agent({ connect: { ca: tls.cert } })); // trust the test CA without --insecure
+  });
+  afterAll(() => setGlobalDispatcher(saved));
+
+  /** A plain-HTTP server that records every request (and whether it carried credentials). */
+  async function trap(): Promise<{ url: string; seen: string[] }> {
+    const seen: string[] = [];
+    const server = createServer((req, res) => { seen.push(`${req.method} ${req.url} auth=${req.headers.authorization ?? ""}`); res.writeHead(201).end(); });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    servers.push({ close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) });
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
+  }
+
+  it("refuses an upload Location on plain HTTP without --insecure, sending nothing there", async () => {
+    const t = await trap();
+    const reg = await start({
+      tls, auth: "basic",
+      hook: (req, res) => {
+        if (req.method === "POST" && req.url!.includes("/blobs/uploads/")) { res.writeHead(202, { location: `${t.url}/v2/a/blobs/uploads/1?_state=s` }).end(); return true; }
+      },
+    });
+    storeLogin(reg.host);
+    const err = await pushLayout(layout, `${reg.host}/a:1`, { cacheDir, client: FAST }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "WFN_REGISTRY_INSECURE_REQUIRED" });
+    expect(t.seen).toEqual([]);
+  });
+
+  it("follows a blob redirect to another origin without our Authorization, and refuses one to plain HTTP", async () => {
+    const t = await trap();
+    let reg: Awaited<ReturnType<typeof start>> | undefined;
+    let target = "";
+    const foreign: string[] = [];
+    reg = await start({
+      tls, auth: "basic",
+      hook: (req, res) => {
+        const blob = /^\/v2\/a\/blobs\/(sha256:[0-9a-f]{64})$/.exec(req.url!)?.[1];
+        if (req.method !== "GET" || !blob) return;
+        if (req.headers.host?.startsWith("localhost")) {
+          foreign.push(req.headers.authorization ?? "");
+          res.writeHead(200).end(reg!.blobs.get(`a@${blob}`));
+          return true;
+        }
+        res.writeHead(307, { location: `${target}${req.url}` }).end();
+        return true;
+      },
+    });
+    storeLogin(reg.host);
+    await pushLayout(layout, `${reg.host}/a:1`, { cacheDir, client: FAST });
+    target = `https://localhost:${reg.host.split(":")[1]}`;
+    await pullToCache(`${reg.host}/a:1`, { cacheDir: join(work, "c1"), client: FAST });
+    expect(foreign.length).toBe(2);
+    expect(foreign.every((a) => a === "")).toBe(true);
+    target = t.url;
+    await expect(pullToCache(`${reg.host}/a:1`, { cacheDir: join(work, "c2"), client: FAST })).rejects.toMatchObject({ code: "WFN_REGISTRY_INSECURE_REQUIRED" });
+    expect(t.seen).toEqual([]);
   });
 });

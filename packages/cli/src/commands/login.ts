@@ -24,7 +24,8 @@ function prompt(question: string, hidden: boolean): Promise<string> {
     const onData = (buf: Buffer): void => {
       for (const ch of buf.toString("utf8")) {
         if (ch === "\r" || ch === "\n") return done();
-        if (ch === "\u0003") return done(new WfnError("WFN_USAGE", "login cancelled"));
+        // Ctrl-C, or Ctrl-D (raw mode turns it into a character rather than end of input).
+        if (ch === "\u0003" || ch === "\u0004") return done(new WfnError("WFN_USAGE", "login cancelled"));
         if (ch === "\u007f" || ch === "\b") { value = value.slice(0, -1); continue; }
         value += ch;
         if (!hidden) process.stderr.write(ch);

@@ -1,4 +1,3 @@
-import { stat } from "node:fs/promises";
 import path from "node:path";
 import { print } from "../output.js";
 
@@ -9,7 +8,7 @@ export async function run(args: unknown[], opts: Record<string, unknown>, global
   const oci = await import("@wasm-fn/oci");
   const t0 = performance.now();
   // A file named *.tar is an oci-archive to import; anything else is a registry reference.
-  const fromArchive = /\.tar$/i.test(target) && (await stat(target).then((s) => s.isFile(), () => false));
+  const fromArchive = await oci.isArchivePath(target);
   const pulled = fromArchive
     ? await oci.loadArchiveToCache(path.resolve(target))
     : await oci.pullToCache(target, { insecure: Boolean(opts.insecure), onProgress: oci.transferReporter((line) => { if (!json) process.stderr.write(line); }) });
