@@ -11,6 +11,7 @@ import { capMemory } from "./instance/memory-limit.js";
 import { Placement, type OffloadPolicy } from "./instance/placement.js";
 import { exportMutableGlobals, snapshotPlan } from "./instance/snapshot.js";
 import { Pool, type PoolStats } from "./pool/pool.js";
+import { atTurnEnd } from "./pool/turn.js";
 import type { Logger } from "./logger.js";
 
 /** Where a function comes from: a built directory, a .wasm file (with its metadata JSON if present), or bytes pulled from a registry. */
@@ -61,9 +62,11 @@ export async function readFunction(src: FunctionSource): Promise<LoadedCode> {
 export async function compileFunction(code: LoadedCode, host: HostCalls): Promise<WebAssembly.Module> {
   assertWasmBytes(code.wasm, code.origin);
   const capped = capMemory(code.wasm, code.config.limits.memoryPages, code.origin);
+  // Fresh isolation may reset instances: export the mutable globals so a reset can restore them (snapshot.ts).
+  const forFresh = code.config.isolation === "fresh" ? exportMutableGlobals(capped) : null;
   let mod: WebAssembly.Module;
   try {
-    mod = await WebAssembly.compile(capped as Uint8Array<ArrayBuffer>);
+    mod = await WebAssembly.compile((forFresh?.bytes ?? capped) as Uint8Array<ArrayBuffer>);
   } catch (e) {
     throw new WfnError("WFN_NOT_WASM", `${code.origin} is not a valid WebAssembly module: ${(e as Error).message}`, { status: 400 });
   }
@@ -74,21 +77,9 @@ export async function compileFunction(code: LoadedCode, host: HostCalls): Promis
     mod = await WebAssembly.compile((await instrument(capped, { optimize: false })) as Uint8Array<ArrayBuffer>);
     validateModule(mod, code.origin);
   }
-  if (code.config.isolation === "fresh") mod = await withGlobalExports(mod, capped);
   const probe = new Instance(mod, host, { timeoutMs: code.config.limits.timeoutMs, maxMemoryPages: code.config.limits.memoryPages }, code.origin);
   checkAbiVersion(probe.init(), code.origin);
   return mod;
-}
-
-/**
- * Fresh isolation may reset instances instead of re-creating them: recompile with an export for
- * every mutable global, so a reset can restore them (instance/snapshot.ts). Unchanged when it cannot.
- */
-async function withGlobalExports(mod: WebAssembly.Module, capped: Uint8Array): Promise<WebAssembly.Module> {
-  // A module instrumented at load (built elsewhere) is not rewritten: it keeps `new` instances.
-  const rewritten = exportMutableGlobals(capped);
-  if (!rewritten || !validateModule(new WebAssembly.Module(rewritten.bytes as Uint8Array<ArrayBuffer>), "").instrumented) return mod;
-  return WebAssembly.compile(rewritten.bytes as Uint8Array<ArrayBuffer>);
 }
 
 /** How a shim runs its functions' instances (see docs/runtime.md). */
@@ -124,6 +115,8 @@ interface Version {
 }
 
 const DEFAULT_SLICE_MS = 50;
+/** Answers released once per event-loop turn (pool/turn.ts); WFN_BATCH_ANSWERS=0 turns it off, for measuring. */
+const BATCH_ANSWERS = process.env.WFN_BATCH_ANSWERS !== "0";
 
 /**
  * A function being served: its compiled module (compiled once per process) and its instance pool.
@@ -145,6 +138,7 @@ export class ServedFunction {
   ) {
     this.observer = opts.observer;
     this.v = this.makeVersion(config, module, origin, host);
+    this.v.pool.prewarm();
   }
 
   get config(): FunctionConfig { return this.v.config; }
@@ -154,30 +148,42 @@ export class ServedFunction {
   get name(): string { return this.v.config.name; }
   get namespace(): string { return this.v.config.namespace; }
 
-  async invoke(input: InvocationInput): Promise<InvocationResult> {
+  /** Runs one invocation. A guest that makes no host I/O completes synchronously inside (one resolved promise out). */
+  invoke(input: InvocationInput): Promise<InvocationResult> {
     const v = this.v;
     const t0 = performance.now();
+    let r: InvocationResult | Promise<InvocationResult>;
     try {
-      const r = await this.run(v, input, v.config.limits.timeoutMs);
-      this.observer?.invoked(this, (performance.now() - t0) / 1000, null);
-      return r;
+      r = this.run(v, input, v.config.limits.timeoutMs, t0);
     } catch (e) {
-      this.observer?.invoked(this, (performance.now() - t0) / 1000, e instanceof WfnError ? e : new WfnError("WFN_INTERNAL", String(e)));
-      throw e;
+      return Promise.reject(this.observed(t0, e));
     }
+    if (r instanceof Promise) return r.then((ok) => { this.observed(t0, null); return ok; }, (e: unknown) => { throw this.observed(t0, e); });
+    this.observed(t0, null);
+    return BATCH_ANSWERS ? atTurnEnd(r) : Promise.resolve(r);
+  }
+
+  private observed(t0: number, e: unknown): unknown {
+    if (this.observer) this.observer.invoked(this, (performance.now() - t0) / 1000, e === null ? null : e instanceof WfnError ? e : new WfnError("WFN_INTERNAL", String(e)));
+    return e;
   }
 
   /**
    * Serves a new build: new invocations go to it at once; invocations in flight or queued on the
    * old version finish there, then its instances are dropped. Resolves when the old one has drained.
    */
-  async swap(config: FunctionConfig, module: WebAssembly.Module, origin: string, host: HostCalls = this.v.host): Promise<void> {
+  swap(config: FunctionConfig, module: WebAssembly.Module, origin: string, host: HostCalls = this.v.host): Promise<void> {
     if (config.name !== this.name || config.namespace !== this.namespace) {
       throw new WfnError("WFN_SWAP_RENAME", `a hot swap cannot rename ${this.namespace}/${this.name} to ${config.namespace}/${config.name}; restart the shim instead`, { status: 400 });
     }
     const old = this.v;
     this.v = this.makeVersion(config, module, origin, host);
+    this.v.pool.prewarm();
     this.observer?.swapped(this);
+    return this.retire(old);
+  }
+
+  private async retire(old: Version): Promise<void> {
     this.draining.add(old);
     await old.pool.drain();
     old.pool.close();
@@ -223,31 +229,39 @@ export class ServedFunction {
       recycle: fresh ? (r) => r.reset?.() ?? false : undefined,
       replaceDropped: fresh !== null,
       dispose: (r) => r.dispose?.(),
-      onCreate: (ms, cold) => this.observer?.created(this, ms / 1000, cold),
+      onCreate: (ms, cold) => {
+        this.observer?.created(this, ms / 1000, cold);
+        // One line per transition, so scaling from and to zero can be watched in the log.
+        if (cold && pool.stats().live === 1) this.log.log("info", `${config.name} scaled up from zero (instance ready in ${ms.toFixed(2)} ms)`, { fn: config.name, ms });
+      },
+      onReap: (dropped, live) => {
+        if (live === 0) this.log.log("info", `${config.name} scaled to zero after ${config.scaleOptions.idleTimeoutMs} ms idle`, { fn: config.name, dropped });
+      },
+      prewarm: false, // by the caller, once this version is current (the observer reads it)
     });
     return { config, host, module, origin, placement, pool, fresh, loadedAt: Date.now() };
   }
 
-  private run(v: Version, input: InvocationInput, budgetMs: number): InvocationResult | Promise<InvocationResult> {
+  /** `t0`: when the invocation arrived; a replay on a worker gets what is left of the budget since then. */
+  private run(v: Version, input: InvocationInput, budgetMs: number, t0: number): InvocationResult | Promise<InvocationResult> {
     const a = v.pool.acquire();
-    if (a instanceof Promise) return a.then((r) => this.runOn(v, r, input, budgetMs));
-    return this.runOn(v, a, input, budgetMs);
+    if (a instanceof Promise) return a.then((r) => this.runOn(v, r, input, budgetMs, t0));
+    return this.runOn(v, a, input, budgetMs, t0);
   }
 
-  private runOn(v: Version, r: Runner, input: InvocationInput, budgetMs: number): InvocationResult | Promise<InvocationResult> {
+  private runOn(v: Version, r: Runner, input: InvocationInput, budgetMs: number, t0: number): InvocationResult | Promise<InvocationResult> {
     const inv = new Invocation(input, v.config.name, this.log, v.config.limits.responseBytes);
-    const started = performance.now();
     let out: InvocationResult | Promise<InvocationResult>;
     try {
       out = r.invoke(inv, budgetMs);
     } catch (e) {
       v.pool.release(r);
-      return this.failed(v, r, e, input, budgetMs - (performance.now() - started));
+      return this.failed(v, r, e, input, budgetMs - (performance.now() - t0), t0);
     }
     if (out instanceof Promise) {
       return out.then(
         (ok) => { this.done(v, r); return ok; },
-        (e: unknown) => { v.pool.release(r); return this.failed(v, r, e, input, budgetMs - (performance.now() - started)); },
+        (e: unknown) => { v.pool.release(r); return this.failed(v, r, e, input, budgetMs - (performance.now() - t0), t0); },
       );
     }
     this.done(v, r);
@@ -261,10 +275,10 @@ export class ServedFunction {
   }
 
   /** A main-thread runaway moves the function to workers; a replayable one (no host call yet) runs again there. */
-  private failed(v: Version, r: Runner, e: unknown, input: InvocationInput, leftMs: number): Promise<InvocationResult> | InvocationResult {
+  private failed(v: Version, r: Runner, e: unknown, input: InvocationInput, leftMs: number, t0: number): Promise<InvocationResult> | InvocationResult {
     if (e instanceof Offload) {
       this.offload(v, "an invocation ran past its main-thread slice");
-      if (v.placement.mode === "workers") return this.run(v, input, Math.max(1, leftMs));
+      if (v.placement.mode === "workers") return this.run(v, input, Math.max(1, leftMs), t0);
       throw new WfnError(ShimErrors.TIMEOUT, e.message, { status: 504 });
     }
     if (r instanceof Instance && e instanceof WfnError && e.code === ShimErrors.TIMEOUT) this.offload(v, "an invocation timed out on the main thread");

@@ -5,7 +5,7 @@
  * Plain JS so `npm run bench` (node test/bench/run.js) can use it without a compile step.
  */
 import { createHash } from "node:crypto";
-import { cp, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { buildFunction } from "@wasm-fn/build";
@@ -53,11 +53,16 @@ export function handle(req: Request): Response {
 }
 `;
 
-/** A function whose answer names its version: hot swap checks which build served each request. */
-/** @param {string} version */
+/** A function whose answer names its version: hot swap checks which build served each request. /spin?ms=N works first. @param {string} version */
 export function versionSource(version) {
   return `import { Request, Response } from "@wasm-fn/sdk";
+let sink: i64 = 0;
 export function handle(req: Request): Response {
+  if (req.path == "/spin") {
+    const ms = req.param("ms");
+    const end = Date.now() + (ms !== null ? I64.parseInt(ms) : 200);
+    while (Date.now() < end) sink++;
+  }
   return Response.text("${version}");
 }
 `;
@@ -86,7 +91,7 @@ const ROOT = path.join(os.tmpdir(), "wasm-fn-runtime-fixtures");
  */
 export async function buildFixture(name, source, yaml = "") {
   const config = `name: ${name}\nversion: 0.1.0\nlang: as\n${yaml}`;
-  const hash = createHash("sha256").update(config).update(source).digest("hex").slice(0, 16);
+  const hash = createHash("sha256").update(await toolchain()).update(config).update(source).digest("hex").slice(0, 16);
   const dir = path.join(ROOT, `${name}-${hash}`);
   const wasmPath = path.join(dir, "dist", `${name}.wasm`);
   if (await exists(wasmPath)) return { dir, name, wasmPath };
@@ -96,7 +101,11 @@ export async function buildFixture(name, source, yaml = "") {
   await writeFile(path.join(tmp, "wasm-fn.yaml"), config);
   await writeFile(path.join(tmp, "assembly", "index.ts"), source);
   await buildFunction(tmp, { optimize: true });
-  await rename(tmp, dir).catch(async () => { if (!(await exists(wasmPath))) throw new Error(`could not publish fixture ${dir}`); });
+  await rename(tmp, dir).catch(async () => {
+    // Another suite published the same build first: use theirs.
+    await rm(tmp, { recursive: true, force: true });
+    if (!(await exists(wasmPath))) throw new Error(`could not publish fixture ${dir}`);
+  });
   return { dir, name, wasmPath };
 }
 
@@ -111,6 +120,19 @@ export async function copyFixture(f, into) {
 /** @param {Fixture} f */
 export async function moduleBytes(f) {
   return readFile(f.wasmPath);
+}
+
+let toolchainHash;
+/** A hash of what a build depends on besides the function (SDK sources, the compiled build package): a change rebuilds. */
+async function toolchain() {
+  if (toolchainHash) return toolchainHash;
+  const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..", "..");
+  const h = createHash("sha256");
+  for (const dir of [path.join(root, "packages", "sdk", "assembly"), path.join(root, "packages", "build", "dist"), path.join(root, "packages", "abi", "dist")]) {
+    const files = (await readdir(dir).catch(() => [])).filter((f) => f.endsWith(".ts") || f.endsWith(".js")).sort();
+    for (const f of files) h.update(f).update(await readFile(path.join(dir, f)));
+  }
+  return (toolchainHash = h.digest("hex"));
 }
 
 /** @param {string} p */

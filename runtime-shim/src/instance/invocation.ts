@@ -36,7 +36,6 @@ export interface InvocationResult {
 const EMPTY = new Uint8Array(0);
 /** UTF-8 bytes of a string; Buffer.from takes small strings from Node's pool (cheaper than TextEncoder). */
 const utf8 = (s: string): Uint8Array => (s.length === 0 ? EMPTY : Buffer.from(s, "utf8"));
-const UNSET = Symbol("unset");
 
 /** Per-invocation state the host imports read and write. One instance serves one invocation at a time. */
 export class Invocation {
@@ -48,7 +47,9 @@ export class Invocation {
   pending: Uint8Array | null = null;
   /** Set once the guest made a host call (`wfn.call`): from then on it has had effects outside itself. */
   calledHost = false;
-  private fieldCache: (Uint8Array | null | typeof UNSET)[] | null = null;
+  /** The last field read: guests ask for a field twice in a row (its length, then a copy). */
+  private lastField = -1;
+  private lastValue: Uint8Array | null = null;
 
   constructor(
     readonly input: InvocationInput,
@@ -57,13 +58,12 @@ export class Invocation {
     readonly maxResponseBytes: number,
   ) {}
 
-  /** Bytes of a request field, or null when absent. Cached: guests often ask twice (length, then copy). */
+  /** Bytes of a request field, or null when absent. */
   field(f: number): Uint8Array | null {
-    const cache = (this.fieldCache ??= new Array<Uint8Array | null | typeof UNSET>(20).fill(UNSET));
-    const hit = cache[f];
-    if (hit !== UNSET && hit !== undefined) return hit;
+    if (f === this.lastField) return this.lastValue;
     const v = this.computeField(f);
-    if (f >= 0 && f < cache.length) cache[f] = v;
+    this.lastField = f;
+    this.lastValue = v;
     return v;
   }
 

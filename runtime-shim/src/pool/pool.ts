@@ -29,6 +29,10 @@ export interface PoolOptions<T> {
   dispose?(item: T): void;
   /** A member was created; `cold` when a request had to wait for it (no idle member was ready). */
   onCreate?(ms: number, cold: boolean): void;
+  /** Idle members were dropped by the idle timeout; `live` is what remains. */
+  onReap?(dropped: number, live: number): void;
+  /** Start minReplicas members in the constructor (default true; false: the owner calls prewarm()). */
+  prewarm?: boolean;
 }
 
 export interface PoolStats {
@@ -65,11 +69,15 @@ export class Pool<T extends Poolable> {
   private readonly genOf = new WeakMap<T, number>();
   private created = 0;
   private coldStarts = 0;
+  /** A coarse clock: reaper ticks. Idle members are stamped with it (no clock read on the request path). */
+  private ticks = 0;
+  private readonly tickMs: number;
 
   constructor(private readonly opts: PoolOptions<T>) {
-    this.prewarm();
+    this.tickMs = Math.max(25, Math.min(opts.idleTimeoutMs / 4, 5000));
+    if (opts.prewarm !== false) this.prewarm();
     if (opts.idleTimeoutMs > 0 && Number.isFinite(opts.idleTimeoutMs)) {
-      this.reaper = setInterval(() => this.reap(), Math.max(50, Math.min(opts.idleTimeoutMs / 2, 5000)));
+      this.reaper = setInterval(() => this.reap(), this.tickMs);
       this.reaper.unref();
     }
   }
@@ -181,7 +189,7 @@ export class Pool<T extends Poolable> {
   }
 
   private pushIdle(item: T): void {
-    this.idle.push({ item, since: performance.now() });
+    this.idle.push({ item, since: this.ticks });
   }
 
   private failWaiter(e: WfnError): void {
@@ -199,12 +207,17 @@ export class Pool<T extends Poolable> {
     }
   }
 
+  /** Drops members idle for idleTimeoutMs (to within one tick) down to minReplicas. */
   private reap(): void {
-    const cutoff = performance.now() - this.opts.idleTimeoutMs;
+    this.ticks++;
+    const cutoff = this.ticks - Math.ceil(this.opts.idleTimeoutMs / this.tickMs);
+    let dropped = 0;
     // Oldest first: idle is used as a stack, so the bottom holds the longest-idle members.
-    while (this.idle.length + this.busy > this.opts.minReplicas && this.idle.length > 0 && this.idle[0]!.since < cutoff) {
+    while (this.idle.length + this.busy > this.opts.minReplicas && this.idle.length > 0 && this.idle[0]!.since <= cutoff) {
       this.opts.dispose?.(this.idle.shift()!.item);
+      dropped++;
     }
+    if (dropped > 0) this.opts.onReap?.(dropped, this.idle.length + this.busy);
   }
 }
 
