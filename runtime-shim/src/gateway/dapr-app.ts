@@ -73,23 +73,25 @@ export class DaprApp {
 
   bindingNames(): string[] { return [...this.bindings.keys()]; }
 
-  /** The gateway route (see `Gateway.use`). */
-  readonly route: ExtraRoute = async (req, res, ctx) => {
+  /**
+   * The gateway route (see `Gateway.use`). It declines synchronously (plain `false`, no promise)
+   * for every path it does not serve, so function requests pay nothing for it.
+   */
+  readonly route: ExtraRoute = (req, res, ctx) => {
     if (ctx.path === "/dapr/subscribe" && req.method === "GET") { sendJson(res, 200, this.subscriptions()); return true; }
     if (ctx.path === "/dapr/config" && req.method === "GET") { sendJson(res, 200, {}); return true; }
     if (ctx.path.startsWith(TOPIC_PREFIX) && req.method === "POST") {
       const t = this.topics.get(ctx.path);
       if (!t) return false;
-      await this.onTopic(req, res, t.fns, t.pubsub, t.topic);
-      return true;
+      return this.onTopic(req, res, t.fns, t.pubsub, t.topic).then(() => true);
     }
+    if (this.bindings.size === 0) return false;
     const fns = this.bindings.get(ctx.path.slice(1));
     if (!fns) return false;
     // daprd probes each input binding with OPTIONS at start: any answer but 404 means "deliver to me".
     if (req.method === "OPTIONS") { res.writeHead(200, { "content-length": 0 }); res.end(); return true; }
     if (req.method !== "POST" && req.method !== "PUT") return false;
-    await this.onBinding(req, res, fns, ctx.path.slice(1));
-    return true;
+    return this.onBinding(req, res, fns, ctx.path.slice(1)).then(() => true);
   };
 
   /** Embedded backend: subscribe every topic on its in-process bus. Returns an unsubscribe. */
