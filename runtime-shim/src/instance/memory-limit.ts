@@ -1,5 +1,6 @@
 import { WfnError } from "@wasm-fn/abi";
 import { ShimErrors } from "../errors.js";
+import { readLeb, writeLeb } from "./leb128.js";
 
 /**
  * Caps a module's own linear memory at `maxPages` by rewriting the limits in its memory section,
@@ -7,6 +8,15 @@ import { ShimErrors } from "../errors.js";
  * running out of memory. Done on the bytes, before compiling, so a config change needs no rebuild.
  */
 export function capMemory(bytes: Uint8Array, maxPages: number, source: string): Uint8Array {
+  try {
+    return capMemorySection(bytes, maxPages, source);
+  } catch (e) {
+    if (e instanceof RangeError) return bytes; // malformed: let the compiler report it
+    throw e;
+  }
+}
+
+function capMemorySection(bytes: Uint8Array, maxPages: number, source: string): Uint8Array {
   let at = 8;
   while (at < bytes.length) {
     const id = bytes[at]!;
@@ -42,30 +52,5 @@ function rewriteMemorySection(bytes: Uint8Array, sectionAt: number, start: numbe
   out.set(bytes.subarray(0, sectionAt), 0);
   out.set(section, sectionAt);
   out.set(bytes.subarray(end), sectionAt + section.length);
-  return out;
-}
-
-function readLeb(b: Uint8Array, at: number): [number, number] {
-  let result = 0;
-  let shift = 0;
-  let i = 0;
-  for (;;) {
-    const byte = b[at + i];
-    if (byte === undefined || i > 4) return [Number.MAX_SAFE_INTEGER, i + 1];
-    result += (byte & 0x7f) * 2 ** shift;
-    i++;
-    if ((byte & 0x80) === 0) return [result, i];
-    shift += 7;
-  }
-}
-
-function writeLeb(v: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = v & 0x7f;
-    v = Math.floor(v / 128);
-    if (v !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (v !== 0);
   return out;
 }

@@ -7,6 +7,7 @@
  * What a reset does not restore: tables (no wasm-fn toolchain writes tables at run time) and a
  * memory that grew (its size cannot shrink): such an instance is dropped and a new one instantiated.
  */
+import { readLeb, writeLeb } from "./leb128.js";
 
 /** Which exports hold the module's mutable globals; null when the module could not be rewritten. */
 export interface SnapshotPlan {
@@ -60,7 +61,7 @@ function rewrite(bytes: Uint8Array): { bytes: Uint8Array; plan: SnapshotPlan } |
   let at = 8;
   while (at < bytes.length) {
     const id = bytes[at]!;
-    const [size, n] = leb(bytes, at + 1);
+    const [size, n] = readLeb(bytes, at + 1);
     const start = at + 1 + n;
     const end = start + size;
     if (end > bytes.length) return null;
@@ -76,27 +77,27 @@ function rewrite(bytes: Uint8Array): { bytes: Uint8Array; plan: SnapshotPlan } |
   const names = mutable.map((i) => `${PREFIX}${i}`);
   // A marker (memory 0 again) says the rewrite happened, even for a module without mutable globals.
   const marker = Buffer.from(MARKER, "utf8");
-  const entries: number[] = [...uleb(marker.length), ...marker, 0x02, 0x00];
+  const entries: number[] = [...writeLeb(marker.length), ...marker, 0x02, 0x00];
   for (let k = 0; k < mutable.length; k++) {
     const name = Buffer.from(names[k]!, "utf8");
-    entries.push(...uleb(name.length), ...name, 0x03, ...uleb(mutable[k]!));
+    entries.push(...writeLeb(name.length), ...name, 0x03, ...writeLeb(mutable[k]!));
   }
   const exportSec = sections.find((s) => s.id === 7);
   let content: number[];
   let replaceFrom: number;
   let replaceTo: number;
   if (exportSec) {
-    const [count, n] = leb(bytes, exportSec.start);
-    content = [...uleb(count + mutable.length + 1), ...bytes.subarray(exportSec.start + n, exportSec.end), ...entries];
+    const [count, n] = readLeb(bytes, exportSec.start);
+    content = [...writeLeb(count + mutable.length + 1), ...bytes.subarray(exportSec.start + n, exportSec.end), ...entries];
     replaceFrom = exportSec.at;
     replaceTo = exportSec.end;
   } else {
-    content = [...uleb(mutable.length + 1), ...entries];
+    content = [...writeLeb(mutable.length + 1), ...entries];
     // Sections after export in the binary order: start, element, datacount, code, data.
     const next = sections.find((s) => [8, 9, 12, 10, 11].includes(s.id));
     replaceFrom = replaceTo = next ? next.at : bytes.length;
   }
-  const section = [7, ...uleb(content.length), ...content];
+  const section = [7, ...writeLeb(content.length), ...content];
   const out = new Uint8Array(bytes.length - (replaceTo - replaceFrom) + section.length);
   out.set(bytes.subarray(0, replaceFrom), 0);
   out.set(section, replaceFrom);
@@ -107,17 +108,17 @@ function rewrite(bytes: Uint8Array): { bytes: Uint8Array; plan: SnapshotPlan } |
 function countImportedGlobals(b: Uint8Array, sec: Section | undefined): number | null {
   if (!sec) return 0;
   let p = sec.start;
-  const [count, n] = leb(b, p);
+  const [count, n] = readLeb(b, p);
   p += n;
   let globals = 0;
   for (let i = 0; i < count; i++) {
-    for (let k = 0; k < 2; k++) { const [len, m] = leb(b, p); p += m + len; } // module, name
+    for (let k = 0; k < 2; k++) { const [len, m] = readLeb(b, p); p += m + len; } // module, name
     const kind = b[p++];
-    if (kind === 0x00) p += leb(b, p)[1];
+    if (kind === 0x00) p += readLeb(b, p)[1];
     else if (kind === 0x01) { p += 1; p = skipLimits(b, p); }
     else if (kind === 0x02) p = skipLimits(b, p);
     else if (kind === 0x03) { p += 2; globals++; }
-    else if (kind === 0x04) { p += 1; p += leb(b, p)[1]; }
+    else if (kind === 0x04) { p += 1; p += readLeb(b, p)[1]; }
     else return null;
   }
   return globals;
@@ -125,7 +126,7 @@ function countImportedGlobals(b: Uint8Array, sec: Section | undefined): number |
 
 function mutableGlobals(b: Uint8Array, sec: Section, firstIndex: number): number[] | null {
   let p = sec.start;
-  const [count, n] = leb(b, p);
+  const [count, n] = readLeb(b, p);
   p += n;
   const out: number[] = [];
   for (let i = 0; i < count; i++) {
@@ -145,7 +146,7 @@ function skipConstExpr(b: Uint8Array, p: number): number | null {
     const op = b[p++];
     switch (op) {
       case 0x0b: return p;
-      case 0x41: case 0x42: case 0x23: case 0xd2: p += leb(b, p)[1]; break;
+      case 0x41: case 0x42: case 0x23: case 0xd2: p += readLeb(b, p)[1]; break;
       case 0x43: p += 4; break;
       case 0x44: p += 8; break;
       case 0xd0: p += 1; break;
@@ -158,35 +159,9 @@ function skipConstExpr(b: Uint8Array, p: number): number | null {
 
 function skipLimits(b: Uint8Array, p: number): number {
   const flags = b[p++]!;
-  p += leb(b, p)[1];
-  if (flags & 0x01) p += leb(b, p)[1];
+  p += readLeb(b, p)[1];
+  if (flags & 0x01) p += readLeb(b, p)[1];
   return p;
-}
-
-/** Unsigned (or signed, for skipping) LEB128: [value, byte length]. */
-function leb(b: Uint8Array, at: number): [number, number] {
-  let result = 0;
-  let shift = 0;
-  let i = 0;
-  for (;;) {
-    const byte = b[at + i];
-    if (byte === undefined || i > 9) throw new Error("truncated LEB128");
-    if (shift < 35) result += (byte & 0x7f) * 2 ** shift;
-    i++;
-    if ((byte & 0x80) === 0) return [result, i];
-    shift += 7;
-  }
-}
-
-function uleb(v: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = v & 0x7f;
-    v = Math.floor(v / 128);
-    if (v !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (v !== 0);
-  return out;
 }
 
 /** The plan for a module compiled from `exportMutableGlobals` output (read back from its exports). */

@@ -1,5 +1,5 @@
 /** Messages between the main thread and a function's worker thread (structured clone over postMessage). */
-import type { EventAttributes } from "../invocation.js";
+import type { InvocationInput } from "../invocation.js";
 import type { SnapshotPlan } from "../snapshot.js";
 
 /** What a worker gets at start: the compiled module (V8 shares its code) and the limits. */
@@ -14,15 +14,8 @@ export interface WorkerInit {
   fresh: { plan: SnapshotPlan | null } | null;
 }
 
-export interface WireInput {
-  requestId: string;
-  method: string;
-  path: string;
-  query: string;
-  headers: Record<string, string | string[] | undefined>;
-  body: Uint8Array;
-  event?: EventAttributes;
-}
+/** The invocation input as posted to a worker (structured-cloned). */
+export type WireInput = InvocationInput;
 
 export type ToWorker =
   /** `notAfter` (epoch ms): a job still queued behind other work by then is skipped (its caller got a 503). */
