@@ -75,6 +75,17 @@ describe("DaprApp deliveries", () => {
     expect(await app.deliver([drop], event, "pubsub", "ps")).toBe("DROP");
   });
 
+  it("RETRY (not SUCCESS) for an outcome outside the ABI, and sends no outputs for it", async () => {
+    const sent: string[] = [];
+    const backend = { publish: async () => { sent.push("publish"); } } as unknown as Backend;
+    const odd = fakeFn("odd", () => ({ outcome: 7, body: "result" }), [{ dapr: { name: "out", type: "pubsub.redis", topic: "done" } }]);
+    const neg = fakeFn("neg", () => ({ outcome: -1 }));
+    const app = new DaprApp([odd, neg], backend, silentLogger);
+    expect(await app.deliver([odd], event, "pubsub", "ps")).toBe("RETRY");
+    expect(await app.deliver([neg], event, "pubsub", "ps")).toBe("RETRY");
+    expect(sent).toEqual([]);
+  });
+
   it("sends a function's return value to its outputs before answering, and RETRY when they fail", async () => {
     const sent: string[] = [];
     let fail = false;

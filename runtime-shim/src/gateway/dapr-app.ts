@@ -142,8 +142,9 @@ export class DaprApp {
     try {
       const r = await fn.invoke({ requestId, method: "POST", path: "/", query: "", headers: { "content-type": ev.datacontenttype, "ce-id": ev.id }, body: ev.data, event: attrs });
       if (r.outcome === Outcome.DROP) return "DROP";
-      if (r.outcome === Outcome.RETRY) {
-        this.log.log("info", "function asked to retry the event", { fn: fn.name, event: ev.id, requestId });
+      if (r.outcome !== Outcome.SUCCESS) {
+        // RETRY, or a value outside the ABI (a guest bug): not acknowledged, so the event is not lost.
+        this.log.log(r.outcome === Outcome.RETRY ? "info" : "warn", r.outcome === Outcome.RETRY ? "function asked to retry the event" : `function returned outcome ${r.outcome}, which is not SUCCESS, RETRY or DROP; asking for redelivery`, { fn: fn.name, event: ev.id, requestId });
         return "RETRY";
       }
       if (r.body.length > 0 && fn.config.outputs.length > 0) await this.sendOutputs(fn, r.body, contentTypeOf(r.headers));

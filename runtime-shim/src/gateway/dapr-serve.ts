@@ -115,9 +115,12 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     ...(sidecar ? { sidecar: { pid: sidecar.pid, httpPort: sidecar.httpPort, grpcPort: sidecar.grpcPort } } : {}),
     async close() {
       offBus();
-      await shim.close();
-      await sidecar?.stop();
-      await backend.close();
+      // A failed drain must not leave daprd running or the state file unflushed.
+      try {
+        await shim.close();
+      } finally {
+        try { await sidecar?.stop(); } finally { await backend.close(); }
+      }
     },
   };
 }

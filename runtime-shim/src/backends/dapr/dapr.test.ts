@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
@@ -15,6 +16,7 @@ describe("dapr backend", () => {
     expect(map(9, "secret store is not configured")).toBe(BackendErrors.NOT_CONFIGURED);
     expect(map(3, "failed finding secret store with key vault")).toBe(BackendErrors.NOT_CONFIGURED);
     expect(map(13, "failed getting secret with key k from secret store vault: secret k not found (ERR_SECRET_GET)")).toBe(BackendErrors.NOT_FOUND);
+    expect(map(13, "failed getting secret with key k from secret store vault: Get \"http://vault:8200/v1/secret/data/k\": dial tcp 10.0.0.9:8200: connect: connection refused (ERR_SECRET_GET)")).toBe(BackendErrors.UNAVAILABLE);
     expect(map(3, "pubsub nopubsub is not found (ERR_PUBSUB_NOT_FOUND)")).toBe(BackendErrors.NOT_CONFIGURED);
     expect(map(10, "failed saving state in state store s: possible etag mismatch. error from state store: ERR ...")).toBe(BackendErrors.CONFLICT);
     expect(map(13, "failed saving state in state store s: failed to set key a||k: ERR user_script:14: failed to set key a||k script")).toBe(BackendErrors.CONFLICT);
@@ -31,6 +33,28 @@ describe("dapr backend", () => {
     await expect(b.stateGet("s", "k")).rejects.toMatchObject({ code: BackendErrors.UNAVAILABLE, message: expect.stringMatching(/is unreachable.*sidecar/) });
     expect(performance.now() - t0).toBeLessThan(1500);
     await b.close();
+  });
+
+  it("sends $DAPR_API_TOKEN on its HTTP calls too (the SDK's gRPC client already does)", async () => {
+    const seen: (string | undefined)[] = [];
+    const srv = createHttpServer((req, res) => {
+      const t = req.headers["dapr-api-token"] as string | undefined;
+      seen.push(t);
+      res.writeHead(t === "s3cret" ? 204 : 401).end();
+    });
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    const port = (srv.address() as AddressInfo).port;
+    const before = process.env.DAPR_API_TOKEN;
+    process.env.DAPR_API_TOKEN = "s3cret";
+    try {
+      const b = new DaprBackend({ httpPort: port, grpcPort: port, timeoutMs: 2000 });
+      expect(await b.stateGet("s", "k")).toBeNull();
+      await b.close();
+    } finally {
+      if (before === undefined) delete process.env.DAPR_API_TOKEN; else process.env.DAPR_API_TOKEN = before;
+      srv.close();
+    }
+    expect(seen).toEqual(["s3cret"]);
   });
 
   it("gives up after its timeout on a sidecar that accepts but never answers", async () => {

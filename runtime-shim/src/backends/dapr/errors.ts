@@ -21,7 +21,8 @@ export type ErrorHint = "conflict" | "invalid" | "not-found" | "denied" | "inter
 export function classifyDaprMessage(what: string, msg: string, hint: ErrorHint): BackendError {
   const make = (code: BackendErrorCode, text: string) => new BackendError(code, `${what}: ${text}`);
   if (MISSING_COMPONENT.test(msg)) return make(BackendErrors.NOT_CONFIGURED, `${msg} (add the component to daprd's resources path)`);
-  if (MISSING_KEY.test(msg)) return make(BackendErrors.NOT_FOUND, msg);
+  // ERR_SECRET_GET is daprd's code for every failed secret read: a store that is down is not a missing key.
+  if (MISSING_KEY.test(msg) && !STORE_DOWN.test(msg)) return make(BackendErrors.NOT_FOUND, msg);
   if (hint === "conflict" || ETAG_MISMATCH.test(msg) || WRITE_REFUSED.test(msg)) return make(BackendErrors.CONFLICT, `etag mismatch: someone else wrote first; read it again and retry (${msg})`);
   if (APP_UNREACHABLE.test(msg)) return make(BackendErrors.UNAVAILABLE, `daprd could not reach the app: ${msg}`);
   if (STORE_DOWN.test(msg)) return make(BackendErrors.UNAVAILABLE, `daprd could not reach the store behind it: ${msg}`);

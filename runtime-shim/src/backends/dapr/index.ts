@@ -17,6 +17,7 @@ export interface DaprBackendOptions {
   host?: string;
   /** Every call fails after this long with TIMEOUT instead of waiting on a stuck sidecar. Default 5 s. */
   timeoutMs?: number;
+  /** Default: $DAPR_API_TOKEN, as the SDK (and so the gRPC path) reads it: both paths must send the same token. */
   apiToken?: string;
 }
 
@@ -39,8 +40,9 @@ export class DaprBackend implements Backend {
   constructor(opts: DaprBackendOptions) {
     const host = opts.host ?? "127.0.0.1";
     const timeoutMs = opts.timeoutMs ?? 5000;
-    this.http = new DaprHttp(host, opts.httpPort, timeoutMs, opts.apiToken);
-    this.grpc = new DaprGrpc(host, opts.grpcPort, timeoutMs, opts.apiToken);
+    const apiToken = opts.apiToken ?? (process.env.DAPR_API_TOKEN || undefined);
+    this.http = new DaprHttp(host, opts.httpPort, timeoutMs, apiToken);
+    this.grpc = new DaprGrpc(host, opts.grpcPort, timeoutMs, apiToken);
   }
 
   async stateGet(store: string, key: string): Promise<StateEntry | null> {

@@ -68,6 +68,13 @@ describe("embedded backend", () => {
     expect(b.stateGet("s", "forever")).not.toBeNull();
   });
 
+  it("finds only a store's own secrets (not Object.prototype's members)", () => {
+    const b = new EmbeddedBackend({ secrets: { vault: { db: { password: "p" } } } });
+    expect(b.secretGet("vault", "db")).toEqual({ password: "p" });
+    for (const key of ["constructor", "__proto__", "toString"]) expect(() => b.secretGet("vault", key)).toThrow(expect.objectContaining({ code: BackendErrors.NOT_FOUND }));
+    expect(() => b.secretGet("toString", "name")).toThrow(expect.objectContaining({ code: BackendErrors.NOT_CONFIGURED }));
+  });
+
   it("checks names against components when it has them", async () => {
     const dir = tmp();
     writeFileSync(path.join(dir, "c.yaml"), "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: store}\nspec:\n  type: state.redis\n  version: v1\n  metadata: [{name: redisHost, value: localhost:6379}]\n---\nkind: Configuration\nmetadata: {name: ignored}\n");

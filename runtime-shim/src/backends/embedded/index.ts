@@ -86,7 +86,8 @@ export class EmbeddedBackend implements Backend {
 
   secretGet(store: string, key: string): Metadata {
     const secrets = this.secretStore(store);
-    const s = secrets[key];
+    // Own keys only: "constructor" or "__proto__" must not resolve to Object.prototype's members.
+    const s = Object.hasOwn(secrets, key) ? secrets[key] : undefined;
     if (!s) throw new BackendError(BackendErrors.NOT_FOUND, `secret '${key}' is not in secret store ${store}`);
     return s;
   }
@@ -113,7 +114,7 @@ export class EmbeddedBackend implements Backend {
   }
 
   private secretStore(store: string): Record<string, Metadata> {
-    const given = this.opts.secrets?.[store];
+    const given = this.opts.secrets && Object.hasOwn(this.opts.secrets, store) ? this.opts.secrets[store] : undefined;
     if (given) return given;
     const cached = this.secretCache.get(store);
     if (cached) return cached;

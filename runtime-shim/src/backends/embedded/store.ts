@@ -1,5 +1,5 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdir, open, rename } from "node:fs/promises";
 import path from "node:path";
 import { BackendError, BackendErrors, type ConfigItem, type Metadata, type StateEntry, type StateOperation, type StateSave } from "../../capabilities/backend.js";
 
@@ -135,7 +135,9 @@ export class StateFile {
         const file = this.file!;
         const tmp = `${file}.${process.pid}.tmp`;
         await mkdir(path.dirname(file), { recursive: true });
-        await writeFile(tmp, this.serialize());
+        // fsync before the rename: otherwise a power loss can leave the renamed file empty.
+        const fh = await open(tmp, "w");
+        try { await fh.writeFile(this.serialize()); await fh.sync(); } finally { await fh.close(); }
         await rename(tmp, file);
       }
     } catch (e) {
@@ -159,7 +161,8 @@ export class StateFile {
     if (this.file && this.dirty) {
       mkdirSync(path.dirname(this.file), { recursive: true });
       const tmp = `${this.file}.${process.pid}.tmp`;
-      writeFileSync(tmp, this.serialize());
+      const fd = openSync(tmp, "w");
+      try { writeFileSync(fd, this.serialize()); fsyncSync(fd); } finally { closeSync(fd); }
       renameSync(tmp, this.file);
       this.dirty = false;
     }

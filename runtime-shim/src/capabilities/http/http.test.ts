@@ -16,7 +16,7 @@ beforeAll(async () => {
     if (req.url === "/redirect") { res.writeHead(302, { location: "http://denied.example/" }); res.end(); return; }
     let b = "";
     req.on("data", (c) => (b += c));
-    req.on("end", () => { res.setHeader("x-echo", String(req.headers["x-in"])); res.end(`${req.method} ${b}`); });
+    req.on("end", () => { res.setHeader("x-echo", String(req.headers["x-in"])); res.setHeader("x-host", String(req.headers.host)); res.end(`${req.method} ${b}`); });
   });
   await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
   port = (srv.address() as AddressInfo).port;
@@ -48,6 +48,17 @@ describe("http capability (deny by default)", () => {
     expect(text(r[0])).toBe("200");
     expect(text(r[1])).toContain("x-echo: 42");
     expect(text(r[2])).toBe("POST hello");
+  });
+
+  it("ignores a guest's Host header (no reaching another virtual host behind an allowed address)", async () => {
+    const r = decodeList(await httpCapability().handle(Op.HTTP_FETCH, encodeList(["GET", `http://127.0.0.1:${port}/echo`, "Host: admin.internal\n", ""]), ctxFor([`127.0.0.1:${port}`])));
+    expect(text(r[1])).toContain(`x-host: 127.0.0.1:${port}`);
+  });
+
+  it("a malformed method or header is INVALID_ARGUMENT, not UNAVAILABLE", async () => {
+    const ctx = ctxFor(["127.0.0.1"]);
+    await expect(httpCapability().handle(Op.HTTP_FETCH, encodeList(["GE T", `http://127.0.0.1:${port}/echo`, "", ""]), ctx)).rejects.toMatchObject({ code: ErrorCode.INVALID_ARGUMENT });
+    await expect(httpCapability().handle(Op.HTTP_FETCH, encodeList(["GET", `http://127.0.0.1:${port}/echo`, "transfer-encoding: chunked\n", ""]), ctx)).rejects.toMatchObject({ code: ErrorCode.INVALID_ARGUMENT });
   });
 
   it("does not follow redirects (an allowed host cannot bounce a guest elsewhere)", async () => {

@@ -76,6 +76,9 @@ function parseHeaders(lines: string): Record<string, string> {
     const i = line.indexOf(":");
     if (i <= 0) continue;
     const k = line.slice(0, i).trim().toLowerCase();
+    // The URL alone names the host: a guest's Host header would let it reach another virtual host
+    // behind an allowed address (undici sends it as given).
+    if (k === "host") continue;
     const v = line.slice(i + 1).trim();
     out[k] = out[k] === undefined ? v : `${out[k]}, ${v}`;
   }
@@ -111,6 +114,8 @@ async function fetchOnce(agentP: Promise<Agent>, method: string, url: URL, heade
     if (e instanceof undiciErrors.HeadersTimeoutError || e instanceof undiciErrors.BodyTimeoutError || e instanceof undiciErrors.ConnectTimeoutError) {
       throw new CapabilityError(ErrorCode.TIMEOUT, `http.fetch ${method} ${url.origin}: no answer within ${timeoutMs} ms`);
     }
+    // undici refuses a malformed request (method, header name or value) before sending: the guest's error.
+    if (e instanceof undiciErrors.InvalidArgumentError) throw new CapabilityError(ErrorCode.INVALID_ARGUMENT, `http.fetch ${method.slice(0, 20)} ${url.origin}: ${(e as Error).message}`);
     const code = (e as NodeJS.ErrnoException).code ?? "";
     throw new CapabilityError(ErrorCode.UNAVAILABLE, `http.fetch ${method} ${url.origin} failed: ${code ? code + " " : ""}${(e as Error).message}`);
   }
