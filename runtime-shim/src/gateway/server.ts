@@ -130,7 +130,12 @@ export class Gateway {
     // One flat [name, value, ...] list straight into writeHead: Node's fastest header path (no
     // per-header map as with setHeader/appendHeader); it still validates every name and value.
     const flat: string[] = [];
-    for (const [k, v] of r.headers) flat.push(k, v);
+    // The gateway owns the framing: a guest's own content-length or transfer-encoding would let it
+    // split the response on a keep-alive connection (both names are 14 and 17 characters long).
+    for (const [k, v] of r.headers) {
+      if ((k.length === 14 || k.length === 17) && FRAMING.has(k.toLowerCase())) continue;
+      flat.push(k, v);
+    }
     flat.push("x-request-id", requestId, "content-length", String(r.body.length));
     // While draining, tell keep-alive clients to go elsewhere. (Not via setHeader: once a header
     // is set that way, writeHead merges the list with setHeader and repeated names collapse.)
@@ -145,3 +150,4 @@ export class Gateway {
 }
 
 const EMPTY = Buffer.alloc(0);
+const FRAMING = new Set(["content-length", "transfer-encoding"]);

@@ -152,3 +152,34 @@ describe("exportMutableGlobals", () => {
     expect(snapshotPlan(guest("(i32.const 0)"))).toBeNull();
   });
 });
+
+describe("Instance: guest-supplied ranges", () => {
+  const rangeGuest = (handle: string) => new WebAssembly.Module(wat(`(module
+    (import "wfn" "response_body" (func $body (param i32 i32)))
+    (import "wfn" "call" (func $call (param i32 i32 i32) (result i32)))
+    (memory (export "memory") 1 1)
+    (func (export "wfn_abi_version") (result i32) (i32.const 0x10000))
+    (func (export "wfn_alloc") (param i32) (result i32) (i32.const 1024))
+    (func (export "wfn_handle") (result i32) ${handle}))`) as Uint8Array<ArrayBuffer>);
+  const bodyGuest = (ptr: number, len: number) => rangeGuest(`(call $body (i32.const ${ptr}) (i32.const ${len})) (i32.const 0)`);
+
+  it("traps (500) on a response_body range past the end of memory instead of sending unzeroed host memory", () => {
+    const i = instance(bodyGuest(65536 - 10, 1000));
+    expect(() => i.invoke(inv())).toThrow(expect.objectContaining({ code: "WFN_TRAP", status: 500 }));
+    expect(i.broken).toBe(true);
+  });
+
+  it("refuses a response_body length over the limit before allocating it", () => {
+    const i = instance(bodyGuest(0, 0x7fffffff));
+    expect(() => i.invoke(inv())).toThrow(expect.objectContaining({ code: "WFN_RESPONSE_TOO_LARGE", status: 500 }));
+    expect(i.broken).toBe(true);
+  });
+
+  it("traps on a negative response_body length, and on call arguments outside memory", () => {
+    expect(() => instance(bodyGuest(0, -1)).invoke(inv())).toThrow(expect.objectContaining({ code: "WFN_TRAP", status: 500 }));
+    const called: Uint8Array[] = [];
+    const i = instance(rangeGuest("(call $call (i32.const 100) (i32.const -8) (i32.const 4))"), {}, { call: (_op, a) => { called.push(a); return new Uint8Array(0); } });
+    expect(() => i.invoke(inv())).toThrow(expect.objectContaining({ code: "WFN_TRAP", status: 500 }));
+    expect(called).toEqual([]);
+  });
+});

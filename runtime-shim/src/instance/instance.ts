@@ -227,6 +227,13 @@ export class Instance implements Runner {
     return (this.view = Buffer.from(this.exports.memory.buffer));
   }
 
+  /** Linear memory, after checking that [ptr, ptr + len) lies inside it (a guest-supplied range): else a trap. */
+  private guestRange(ptr: number, len: number): Buffer {
+    const m = this.mem();
+    if (ptr < 0 || len < 0 || ptr + len > m.length) throw new RangeError(`out of bounds memory access: [${ptr >>> 0}, +${len >>> 0}) in a host call`);
+    return m;
+  }
+
   private text(ptr: number, len: number): string {
     return this.mem().toString("utf8", ptr, ptr + len);
   }
@@ -244,12 +251,17 @@ export class Instance implements Runner {
       response_status: (status) => { this.inv!.status = status; },
       response_header: (np, nl, vp, vl) => { this.inv!.headers.push([this.text(np, nl), this.text(vp, vl)]); },
       response_body: (ptr, len) => {
-        // A pooled Buffer (one allocation from Node's slab for small bodies), sent as is by the gateway.
-        const body = Buffer.allocUnsafe(len);
-        this.mem().copy(body, 0, ptr, ptr + len);
-        if (!this.inv!.append(body)) {
-          throw new WfnError(ShimErrors.RESPONSE_TOO_LARGE, `${this.source} wrote a response body over its limit of ${this.inv!.maxResponseBytes} bytes; raise limits.responseBody`, { status: 500 });
+        const inv = this.inv!;
+        // Checked before allocating: a huge `len` must not make the host allocate it first.
+        if (len > inv.maxResponseBytes - inv.size) {
+          throw new WfnError(ShimErrors.RESPONSE_TOO_LARGE, `${this.source} wrote a response body over its limit of ${inv.maxResponseBytes} bytes; raise limits.responseBody`, { status: 500 });
         }
+        // A pooled Buffer (one allocation from Node's slab for small bodies), sent as is by the gateway.
+        // Bounds first: a short copy would leave the rest of the unzeroed buffer (host memory) in the response.
+        const mem = this.guestRange(ptr, len);
+        const body = Buffer.allocUnsafe(len);
+        mem.copy(body, 0, ptr, ptr + len);
+        inv.append(body);
       },
       log: (level, ptr, len) => this.inv?.guestLog(level, this.text(ptr, len)),
       call: (op, ptr, len) => this.call(op, ptr, len),
@@ -288,7 +300,7 @@ export class Instance implements Runner {
     }
     const inv = this.inv!;
     inv.calledHost = true;
-    const args = this.mem().slice(ptr, ptr + len);
+    const args = this.guestRange(ptr, len).slice(ptr, ptr + len);
     let answer: Uint8Array | Promise<Uint8Array>;
     try {
       answer = this.host.call(op, args, inv);

@@ -159,3 +159,31 @@ describe("Pool", () => {
     expect(a.disposed).toBe(true);
   });
 });
+
+describe("Pool: a failing create", () => {
+  it("settles every queued waiter when no member is left out to serve them", async () => {
+    let fail = false;
+    const { p } = pool({ maxReplicas: 1, maxQueue: 4, create: () => { if (fail) throw new WfnError("WFN_TRAP", "init failed", { status: 500 }); return new Item(1); } });
+    const a = p.acquire() as Item;
+    const w1 = p.acquire() as Promise<Item>;
+    const w2 = p.acquire() as Promise<Item>;
+    const s1 = w1.catch((e: WfnError) => e.code);
+    const s2 = w2.catch((e: WfnError) => e.code);
+    fail = true;
+    a.broken = true;
+    p.release(a);
+    expect(await s1).toBe("WFN_TRAP");
+    expect(await s2).toBe("WFN_TRAP");
+    expect(p.stats()).toMatchObject({ busy: 0, queued: 0 });
+  });
+
+  it("a failing prewarm on release does not throw to the caller (whose invocation finished)", () => {
+    let fail = false;
+    const { p } = pool({ minReplicas: 1, maxReplicas: 2, create: () => { if (fail) throw new Error("init failed"); return new Item(1); } });
+    const a = p.acquire() as Item;
+    fail = true;
+    a.broken = true;
+    expect(() => p.release(a)).not.toThrow();
+    expect(p.stats()).toMatchObject({ busy: 0, live: 0 });
+  });
+});

@@ -141,7 +141,10 @@ export class Pool<T extends Poolable> {
     if (next) {
       if (this.draining) this.opts.dispose?.(next);
       else this.pushIdle(next);
-    } else this.prewarm();
+    } else {
+      // A failing create here must not fail the caller's (finished) invocation nor skip settleDrain: the next acquire retries and reports it.
+      try { this.prewarm(); } catch { /* see above */ }
+    }
     this.settleDrain();
   }
 
@@ -196,6 +199,8 @@ export class Pool<T extends Poolable> {
     const waiter = this.waiters.shift();
     this.busy--;
     if (waiter) { clearTimeout(waiter.timer); waiter.reject(e); }
+    // With no member out, no release will come to serve the others: they fail now, not at their timeout (or never).
+    if (this.busy === 0) for (const w of this.waiters.splice(0)) { clearTimeout(w.timer); w.reject(e); }
     this.settleDrain();
   }
 

@@ -8,7 +8,7 @@
  * worker is terminated, which stops even a module built without fuel checks.
  */
 import { Worker } from "node:worker_threads";
-import { WfnError } from "@wasm-fn/abi";
+import { ErrorCode, WfnError } from "@wasm-fn/abi";
 import { ShimErrors } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import { CapabilityError, type HostCalls, type Runner } from "../instance.js";
@@ -173,7 +173,7 @@ class WorkerThread {
     job.inv.calledHost = true;
     const reply = (ok: Uint8Array | undefined, e?: unknown) => {
       if (e === undefined) return this.post({ t: "reply", call, ok });
-      const err = e instanceof CapabilityError ? e : new CapabilityError(1, e instanceof Error ? e.message : String(e));
+      const err = e instanceof CapabilityError ? e : new CapabilityError(ErrorCode.INTERNAL, e instanceof Error ? e.message : String(e));
       this.post({ t: "reply", call, err: { code: err.code, message: err.message } });
     };
     let answer: Uint8Array | Promise<Uint8Array>;
@@ -196,6 +196,9 @@ class WorkerThread {
     const job = this.jobs.get(id);
     if (!job || job.started) return;
     this.finish(id, job);
+    // The worker may start it anyway (its "start" crossing this timer): never hand the slot to
+    // another invocation while this one might still run in it.
+    job.slot.broken = true;
     job.reject(new WfnError(ShimErrors.POOL_EXHAUSTED, `${this.opts.init.source}: waited ${job.budgetMs + this.opts.graceMs} ms for its worker thread, busy with other invocations; retry later`, { status: 503 }));
   }
 
