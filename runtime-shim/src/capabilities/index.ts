@@ -17,6 +17,7 @@ import { stateCapability } from "./state/index.js";
 export interface Capability {
   readonly name: string;
   readonly ops: readonly number[];
+  /** Called by the router only with one of `ops`. */
   handle(op: number, args: Uint8Array, ctx: CallContext): Uint8Array | Promise<Uint8Array>;
 }
 

@@ -1,5 +1,4 @@
-import { encodeMap, ErrorCode, Op } from "@wasm-fn/abi";
-import { CapabilityError } from "../../instance/instance.js";
+import { encodeMap, Op } from "@wasm-fn/abi";
 import type { Backend } from "../backend.js";
 import { answer, Args } from "../errors.js";
 import type { Capability } from "../index.js";
@@ -14,8 +13,7 @@ export function bindingsCapability(backend: Backend): Capability {
   return {
     name: "bindings",
     ops: [Op.BINDING_INVOKE],
-    handle(op, bytes) {
-      if (op !== Op.BINDING_INVOKE) throw new CapabilityError(ErrorCode.UNKNOWN_OP, `bindings does not serve op ${op}`);
+    handle(_op, bytes) {
       const a = new Args(bytes, "bindings.invoke").need(2, "binding, operation, data, metadata");
       const name = a.name(0, "binding name"), operation = a.name(1, "operation");
       const data = a.bytes(2), metadata = a.map(3);

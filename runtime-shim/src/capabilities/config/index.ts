@@ -1,5 +1,4 @@
-import { ErrorCode, Op } from "@wasm-fn/abi";
-import { CapabilityError } from "../../instance/instance.js";
+import { Op } from "@wasm-fn/abi";
 import type { Backend } from "../backend.js";
 import { answer, Args } from "../errors.js";
 import type { Capability } from "../index.js";
@@ -13,8 +12,7 @@ export function configCapability(backend: Backend): Capability {
   return {
     name: "config",
     ops: [Op.CONFIG_GET],
-    handle(op, bytes) {
-      if (op !== Op.CONFIG_GET) throw new CapabilityError(ErrorCode.UNKNOWN_OP, `config does not serve op ${op}`);
+    handle(_op, bytes) {
       const a = new Args(bytes, "config.get").need(1, "store, key...");
       const store = a.name(0, "configuration store"), keys = a.rest(1);
       return answer(() => backend.configGet(store, keys), (items) => items.flatMap((i) => [i.key, i.value, i.version]));

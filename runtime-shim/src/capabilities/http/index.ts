@@ -27,8 +27,7 @@ export function httpCapability(opts: HttpCapabilityOptions = {}): Capability {
   return {
     name: "http",
     ops: [Op.HTTP_FETCH],
-    handle(op, bytes, ctx) {
-      if (op !== Op.HTTP_FETCH) throw new CapabilityError(ErrorCode.UNKNOWN_OP, `http does not serve op ${op}`);
+    handle(_op, bytes, ctx) {
       const a = new Args(bytes, "http.fetch").need(2, "method, url, headers, body");
       const method = (a.str(0) || "GET").toUpperCase();
       const url = parseUrl(a.str(1));

@@ -35,8 +35,7 @@ export function invokeCapability(backend: Backend, local: LocalApps): Capability
   return {
     name: "invoke",
     ops: [Op.INVOKE],
-    handle(op, bytes, ctx) {
-      if (op !== Op.INVOKE) throw new CapabilityError(ErrorCode.UNKNOWN_OP, `invoke does not serve op ${op}`);
+    handle(_op, bytes, ctx) {
       const a = new Args(bytes, "invoke.call").need(2, "appId, method, verb, data, contentType");
       const appId = a.name(0, "app id");
       const method = a.str(1).replace(/^\/+/, "");

@@ -1,5 +1,4 @@
-import { ErrorCode, Op } from "@wasm-fn/abi";
-import { CapabilityError } from "../../instance/instance.js";
+import { Op } from "@wasm-fn/abi";
 import type { Backend } from "../backend.js";
 import { answer, Args } from "../errors.js";
 import type { Capability } from "../index.js";
@@ -15,8 +14,7 @@ export function pubsubCapability(backend: Backend): Capability {
   return {
     name: "pubsub",
     ops: [Op.PUBLISH],
-    handle(op, bytes) {
-      if (op !== Op.PUBLISH) throw new CapabilityError(ErrorCode.UNKNOWN_OP, `pubsub does not serve op ${op}`);
+    handle(_op, bytes) {
       const a = new Args(bytes, "pubsub.publish").need(3, "pubsub, topic, data, contentType, metadata");
       const pubsub = a.name(0, "pubsub name"), topic = a.name(1, "topic");
       const data = a.bytes(2), contentType = a.str(3) || "application/json", metadata = a.map(4);

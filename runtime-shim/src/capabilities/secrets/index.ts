@@ -1,5 +1,4 @@
-import { ErrorCode, Op } from "@wasm-fn/abi";
-import { CapabilityError } from "../../instance/instance.js";
+import { Op } from "@wasm-fn/abi";
 import type { Backend } from "../backend.js";
 import { answer, Args } from "../errors.js";
 import type { Capability } from "../index.js";
@@ -13,8 +12,7 @@ export function secretsCapability(backend: Backend): Capability {
   return {
     name: "secrets",
     ops: [Op.SECRET_GET],
-    handle(op, bytes) {
-      if (op !== Op.SECRET_GET) throw new CapabilityError(ErrorCode.UNKNOWN_OP, `secrets does not serve op ${op}`);
+    handle(_op, bytes) {
       const a = new Args(bytes, "secrets.get").need(2, "store, key, metadata");
       const store = a.name(0, "secret store"), key = a.name(1, "key"), metadata = a.map(2);
       return answer(() => backend.secretGet(store, key, metadata), (m) => Object.entries(m).flat());
