@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the real parts the test suite starts (each on a free loopback port, stopped by PID):
 # Redis, Mosquitto, Prometheus Pushgateway, a registry (distribution), skopeo, umoci, containerd,
-# clang + wasi-libc for the C example, wrk for benchmarks; then builds daprd (cached).
+# clang + wasi-libc for the C example, wrk for benchmarks; installs WasmEdge + a WasmEdge-enabled crun
+# (scripts/install-wasmedge.sh); then builds daprd (cached).
 set -euo pipefail
 need=(redis-server mosquitto mosquitto-clients prometheus-pushgateway docker-registry skopeo umoci containerd
-      clang lld wasi-libc libclang-rt-dev-wasm32 wrk apache2-utils openssl)
+      clang lld wasi-libc libclang-rt-dev-wasm32 wrk apache2-utils openssl
+      patchelf libyajl2 libseccomp2 libcap2 libsystemd0)
 missing=()
 for p in "${need[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -17,4 +19,5 @@ fi
 for s in redis-server mosquitto prometheus-pushgateway docker-registry containerd; do
   if command -v systemctl >/dev/null 2>&1; then systemctl stop "$s" >/dev/null 2>&1 || true; fi
 done
+bash "$(dirname "$0")/install-wasmedge.sh" >/dev/null
 bash "$(dirname "$0")/build-daprd.sh" >/dev/null

@@ -13,8 +13,13 @@ export interface FunctionImageInput {
   name: string;
   /** e.g. "0.1.0" -> org.opencontainers.image.version and the layout's ref name. */
   version: string;
-  /** The module bytes. */
+  /** The module bytes: the ABI guest the Node shim serves. */
   wasm: Uint8Array;
+  /**
+   * The WasmEdge form (a WASI command: guest + adapter), the image's entrypoint `/<name>.wasm`;
+   * the guest then rides beside it as `/<name>.guest.wasm`, named by the config label dev.wasm-fn.guest.
+   */
+  wasmedge?: Uint8Array;
   /** "image": runnable WasmEdge/crun image; "artifact": CNCF Wasm OCI artifact (runwasi, wkg). */
   format: "image" | "artifact";
   /** Stored as compact JSON in Labels["dev.wasm-fn.function"] (image) and the manifest annotation of that name. */
@@ -72,11 +77,17 @@ function layerAndConfig(input: FunctionImageInput, prov: Provenance): { layer: B
     return { layer, layerType: MediaType.wasmLayer, config: Buffer.from(canonicalJson(config)), configType: MediaType.wasmConfig };
   }
   // 0755: crun looks the entrypoint up as an executable before handing it to WasmEdge.
-  const tar = writeTar([{ name: `${input.name}.wasm`, type: "file", data: input.wasm, mode: 0o755 }], prov.mtime);
+  const guestFile = `${input.name}.guest.wasm`;
+  const files = input.wasmedge
+    ? [{ name: `${input.name}.wasm`, type: "file" as const, data: input.wasmedge, mode: 0o755 }, { name: guestFile, type: "file" as const, data: input.wasm, mode: 0o644 }]
+    : [{ name: `${input.name}.wasm`, type: "file" as const, data: input.wasm, mode: 0o755 }];
+  const tar = writeTar(files, prov.mtime);
+  const labels: Record<string, string> = { [Annotation.wasmFnFunction]: canonicalJson(input.metadata) };
+  if (input.wasmedge) labels[Annotation.wasmFnGuest] = `/${guestFile}`;
   const config = {
     created: prov.created,
     ...WASM_PLATFORM,
-    config: { Entrypoint: [`/${input.name}.wasm`], Labels: { [Annotation.wasmFnFunction]: canonicalJson(input.metadata) } },
+    config: { Entrypoint: [`/${input.name}.wasm`], Labels: labels },
     rootfs: { type: "layers", diff_ids: [sha256Digest(tar)] },
     history: [{ created: prov.created, created_by: "wasm-fn build" }],
   };

@@ -48,13 +48,15 @@ async function wasmFromLayer(layer: Buffer, desc: Descriptor, config: Record<str
   if (diffIds?.[index] && diffIds[index] !== sha256Digest(tar)) {
     throw ociError(OciErrorCode.DIGEST_MISMATCH, `layer ${desc.digest} unpacks to ${sha256Digest(tar)}, but the config says ${diffIds[index]}; the image is corrupt, nothing was stored`);
   }
-  const entry = ((config.config as { Entrypoint?: string[] } | undefined)?.Entrypoint?.[0] ?? "").replace(/^\/+/, "");
+  // A wasm-fn image's entrypoint is the WasmEdge command; the shim serves the guest the label names.
+  const guest = (config.config as { Labels?: Record<string, string> } | undefined)?.Labels?.[Annotation.wasmFnGuest];
+  const entry = (guest ?? (config.config as { Entrypoint?: string[] } | undefined)?.Entrypoint?.[0] ?? "").replace(/^\/+/, "");
   const files: { name: string; data: Buffer }[] = [];
   for await (const e of readTar(tar)) if (e.type === "file") files.push({ name: e.name.replace(/^(\.\/)+/, ""), data: e.data });
   const wasmFiles = files.filter((f) => f.name.endsWith(".wasm"));
   const hit = files.find((f) => f.name === entry) ?? (wasmFiles.length === 1 ? wasmFiles[0] : undefined);
   if (!hit) throw invalid(`layer ${desc.digest} holds no ${entry || ".wasm file"} (files: ${files.map((f) => f.name).join(", ").slice(0, 200) || "none"}); is this a wasm-fn image?`);
-  return { name: hit.name.split("/").pop()!.replace(/\.wasm$/, ""), wasm: hit.data };
+  return { name: hit.name.split("/").pop()!.replace(/(\.guest)?\.wasm$/, ""), wasm: hit.data };
 }
 
 function gunzipSafe(layer: Buffer, digest: string): Buffer {

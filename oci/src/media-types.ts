@@ -26,6 +26,7 @@ export const Annotation = {
   /** crun (built with WasmEdge) runs a container as Wasm when this is on the pod and args[0] ends in .wasm. */
   wasmVariant: "module.wasm.image/variant",
   /** Compact JSON of the function's metadata (routes, trigger, capabilities...). */
+  wasmFnGuest: "dev.wasm-fn.guest",
   wasmFnFunction: "dev.wasm-fn.function",
 } as const;
 

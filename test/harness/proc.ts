@@ -34,6 +34,8 @@ export interface Proc {
   stop(): Promise<void>;
   /** The last 64 KiB of stdout and stderr, for failure messages. */
   logs(): string;
+  /** Resolves when the process exits, with its exit code (or the signal that ended it). */
+  exitStatus(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /** Debian packages that provide binaries the suites start (what scripts/provision.sh installs). */
@@ -110,7 +112,7 @@ export async function startProcess(cmd: string, args: string[], opts: StartOptio
   const append = (chunk: Buffer): void => { log = (log + chunk.toString("utf8")).slice(-LOG_LIMIT); };
   child.stdout!.on("data", append);
   child.stderr!.on("data", append);
-  const exited = new Promise<void>((resolve) => child.once("exit", () => { running.delete(child); resolve(); }));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => { running.delete(child); resolve({ code, signal }); }));
   let spawnError: Error | undefined;
   child.once("error", (e) => { spawnError = e; });
 
@@ -137,7 +139,7 @@ export async function startProcess(cmd: string, args: string[], opts: StartOptio
     }
     await sleep(50);
   }
-  const proc: Proc = { pid: child.pid!, stop, logs: () => log };
+  const proc: Proc = { pid: child.pid!, stop, logs: () => log, exitStatus: () => exited };
   if (opts.readyPort !== undefined) proc.port = opts.readyPort;
   return proc;
 }

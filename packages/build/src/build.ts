@@ -6,6 +6,7 @@ import { loadConfigFile } from "./config.js";
 import { compileAssemblyScript } from "./compile-as.js";
 import { compileC } from "./compile-c.js";
 import { instrument } from "./instrument.js";
+import { linkWasmEdge } from "./wasmedge.js";
 
 /** What `wasm-fn build` records beside the module (`dist/<name>.json`) and in the OCI image. */
 export interface FunctionMetadata {
@@ -14,6 +15,8 @@ export interface FunctionMetadata {
   namespace: string;
   version: string;
   wasm: { file: string; sha256: string; size: number };
+  /** The WasmEdge form: a WASI command (guest + adapter) that serves HTTP itself; the image's entrypoint. */
+  wasmedge?: { file: string; sha256: string; size: number };
   /** The function's wasm-fn.yaml as written (validated); readers apply defaults with normalizeConfig. */
   config: Record<string, unknown>;
 }
@@ -24,11 +27,16 @@ export interface BuildResult {
   metadataPath: string;
   metadata: FunctionMetadata;
   wasm: Uint8Array;
-  ms: { compile: number; instrument: number; total: number };
+  /** The WasmEdge command module (absent with `wasmedge: false`). */
+  wasmedge?: Uint8Array;
+  wasmedgePath?: string;
+  ms: { compile: number; instrument: number; link: number; total: number };
 }
 
 export interface BuildOptions {
   optimize?: boolean;
+  /** Also link the WasmEdge form (default true). */
+  wasmedge?: boolean;
   onStep?: (step: string) => void;
 }
 
@@ -47,9 +55,15 @@ export async function buildFunction(dir: string, opts: BuildOptions = {}): Promi
   const t1 = performance.now();
   opts.onStep?.("instrumenting (asyncify, fuel) and optimising");
   const wasm = await instrument(raw, { optimize });
-  const t2 = performance.now();
   assertWasmBytes(wasm, config.entry);
   validateModule(new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>), `${config.name} (${config.entry})`);
+  const t2 = performance.now();
+  let wasmedge: Uint8Array | undefined;
+  if (opts.wasmedge !== false) {
+    opts.onStep?.("linking the WasmEdge form (guest + adapter)");
+    wasmedge = await linkWasmEdge(await instrument(raw, { optimize, asyncify: false }), config, { optimize });
+  }
+  const t2b = performance.now();
 
   const dist = path.join(dir, "dist");
   const wasmPath = path.join(dist, `${config.name}.wasm`);
@@ -59,14 +73,24 @@ export async function buildFunction(dir: string, opts: BuildOptions = {}): Promi
     name: config.name,
     namespace: config.namespace,
     version: config.version,
-    wasm: { file: `${config.name}.wasm`, sha256: createHash("sha256").update(wasm).digest("hex"), size: wasm.length },
+    wasm: { file: `${config.name}.wasm`, sha256: sha256(wasm), size: wasm.length },
+    ...(wasmedge ? { wasmedge: { file: `${config.name}.wasmedge.wasm`, sha256: sha256(wasmedge), size: wasmedge.length } } : {}),
     config: source,
   };
   await mkdir(dist, { recursive: true });
   await writeAtomic(wasmPath, wasm);
+  const wasmedgePath = wasmedge ? path.join(dist, `${config.name}.wasmedge.wasm`) : undefined;
+  if (wasmedge && wasmedgePath) await writeAtomic(wasmedgePath, wasmedge);
   await writeAtomic(metadataPath, JSON.stringify(metadata, null, 2) + "\n");
   const t3 = performance.now();
-  return { dir, wasmPath, metadataPath, metadata, wasm, ms: { compile: t1 - t0, instrument: t2 - t1, total: t3 - t0 } };
+  return {
+    dir, wasmPath, metadataPath, metadata, wasm, ...(wasmedge && wasmedgePath ? { wasmedge, wasmedgePath } : {}),
+    ms: { compile: t1 - t0, instrument: t2 - t1, link: t2b - t2, total: t3 - t0 },
+  };
+}
+
+function sha256(b: Uint8Array): string {
+  return createHash("sha256").update(b).digest("hex");
 }
 
 /** Writes through a temp file and a rename, so a failed build never leaves a half-written file. */

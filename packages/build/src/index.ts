@@ -2,3 +2,4 @@ export { buildFunction, writeAtomic, type BuildResult, type BuildOptions, type F
 export { loadConfig, loadConfigFile, normalizeConfig, toBytes, toMs, CONFIG_FILE, type FunctionConfig, type DaprRef } from "./config.js";
 export { instrument } from "./instrument.js";
 export { BuildErrors } from "./errors.js";
+export { linkWasmEdge, adapterModule, adapterConfig } from "./wasmedge.js";

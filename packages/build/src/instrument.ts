@@ -13,7 +13,7 @@ import { ASYNC_IMPORTS, HOST_MODULE } from "@wasm-fn/abi";
  *
  * Works on any wasm32 module (AssemblyScript, clang, ...). Binaryen is loaded on first use only.
  */
-export async function instrument(bytes: Uint8Array, opts: { optimize: boolean; optimizeLevel?: number; shrinkLevel?: number }): Promise<Uint8Array> {
+export async function instrument(bytes: Uint8Array, opts: { optimize: boolean; optimizeLevel?: number; shrinkLevel?: number; asyncify?: boolean }): Promise<Uint8Array> {
   const { default: binaryen } = await import("binaryen");
   const mod = binaryen.readBinary(bytes);
   try {
@@ -23,7 +23,7 @@ export async function instrument(bytes: Uint8Array, opts: { optimize: boolean; o
     addFuel(binaryen, mod);
     const asyncImports = ASYNC_IMPORTS.map((n) => `${HOST_MODULE}.${n}`).join(",");
     const hasAsync = ASYNC_IMPORTS.some((n) => importedFunction(binaryen, mod, HOST_MODULE, n));
-    if (hasAsync) {
+    if (hasAsync && opts.asyncify !== false) {
       binaryen.setPassArgument("asyncify-imports", asyncImports);
       mod.runPasses(["asyncify"]);
     }

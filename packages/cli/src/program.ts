@@ -26,6 +26,7 @@ export function buildProgram(): Command {
     .option("--tar", "also write an oci-archive tar (dist/<name>.oci.tar)")
     .option("--no-optimize", "skip Binaryen optimisation (faster, bigger)")
     .option("--no-image", "only write the module and its metadata")
+    .option("--no-wasmedge", "skip the WasmEdge form (dist/<name>.wasmedge.wasm, the image's entrypoint): the image then runs only in wasm-fn run")
     .action(action("build"));
 
   program.command("run [targets...]")

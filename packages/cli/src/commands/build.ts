@@ -7,7 +7,7 @@ export async function run(args: unknown[], opts: Record<string, unknown>, global
   const dir = path.resolve(String(args[0] ?? "."));
   const json = Boolean(global.json);
   const t0 = performance.now();
-  const result = await buildFunction(dir, { optimize: opts.optimize !== false, onStep: (s) => progress(json, s) });
+  const result = await buildFunction(dir, { optimize: opts.optimize !== false, wasmedge: opts.wasmedge !== false, onStep: (s) => progress(json, s) });
   let image: { manifestDigest: string; totalSize: number; tarPath?: string; layout: string } | undefined;
   if (opts.image !== false) {
     progress(json, `writing OCI ${opts.format === "artifact" ? "artifact" : "image"} to dist/oci`);
@@ -15,15 +15,20 @@ export async function run(args: unknown[], opts: Record<string, unknown>, global
     const layout = path.join(dir, "dist", "oci");
     const tarPath = opts.tar ? path.join(dir, "dist", `${result.metadata.name}.oci.tar`) : undefined;
     const written = await writeImageLayout(
-      { name: result.metadata.name, version: result.metadata.version, wasm: result.wasm, format: opts.format === "artifact" ? "artifact" : "image", metadata: result.metadata as unknown as Record<string, unknown>, sourceDir: dir },
+      {
+        name: result.metadata.name, version: result.metadata.version, wasm: result.wasm, ...(result.wasmedge ? { wasmedge: result.wasmedge } : {}),
+        format: opts.format === "artifact" ? "artifact" : "image", metadata: result.metadata as unknown as Record<string, unknown>, sourceDir: dir,
+      },
       layout,
       tarPath ? { tarPath } : {},
     );
     image = { manifestDigest: written.manifestDigest, totalSize: written.totalSize, layout, ...(written.tarPath ? { tarPath: written.tarPath } : {}) };
   }
   const ms = Math.round(performance.now() - t0);
-  print(json, { name: result.metadata.name, wasm: result.wasmPath, size: result.wasm.length, sha256: result.metadata.wasm.sha256, image, ms }, () => {
+  const wasmedge = result.wasmedgePath && result.wasmedge ? { path: result.wasmedgePath, size: result.wasmedge.length } : undefined;
+  print(json, { name: result.metadata.name, wasm: result.wasmPath, size: result.wasm.length, sha256: result.metadata.wasm.sha256, ...(wasmedge ? { wasmedge } : {}), image, ms }, () => {
     const lines = [`built ${result.metadata.name} -> ${path.relative(process.cwd(), result.wasmPath) || result.wasmPath} (${kib(result.wasm.length)}) in ${ms} ms`];
+    if (wasmedge) lines.push(`wasmedge form -> ${path.relative(process.cwd(), wasmedge.path)} (${kib(wasmedge.size)}; run it: wasmedge --env PORT=8080 ${path.relative(process.cwd(), wasmedge.path)})`);
     if (image) lines.push(`image ${image.manifestDigest} (${kib(image.totalSize)}) in ${path.relative(process.cwd(), image.layout)}${image.tarPath ? `, archive ${path.relative(process.cwd(), image.tarPath)}` : ""}`);
     return lines.join("\n");
   });
