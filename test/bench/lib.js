@@ -56,9 +56,14 @@ export function cpuSeconds(pid) {
  * @param {string[]} args node arguments
  * @param {{ ready: string, timeoutMs?: number, env?: NodeJS.ProcessEnv, cwd?: string }} opts
  */
-export async function startNode(args, opts) {
+export function startNode(args, opts) {
+  return startCommand(process.execPath, args, opts);
+}
+
+/** Like startNode, for any command (e.g. `wasmedge`). */
+export async function startCommand(cmd, args, opts) {
   const t0 = performance.now();
-  const child = spawn(process.execPath, args, { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
   child.stdout.on("data", (d) => { log = (log + d).slice(-20000); });
   child.stderr.on("data", (d) => { log = (log + d).slice(-20000); });

@@ -5,7 +5,7 @@
  *
  * Needs: `npx tsc -b` done (npm run bench does it), wrk (Debian package `wrk`, installed by
  * scripts/provision.sh). Uses only 127.0.0.1. Environment: BENCH_ROUNDS (default 5),
- * BENCH_SECONDS (wrk duration per run, default 5), BENCH_SKIP (comma list: limits,p7,dapr).
+ * BENCH_SECONDS (wrk duration per run, default 5), BENCH_SKIP (comma list: limits,p7,dapr,wasmedge).
  */
 import { existsSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
@@ -15,6 +15,7 @@ import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { runInProcess } from "./inprocess.js";
 import { runLimits } from "./limits.js";
+import { wasmedgeRows } from "./wasmedge.js";
 import { BIN, ROOT, cpuSeconds, freePort, get, hasWrk, machineLine, median, rssOf, sleep, startNode, wrk } from "./lib.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -46,6 +47,7 @@ async function main() {
     log("in-process: the function step, fresh isolation, workers");
     extra.inproc = await runInProcess();
     if (!SKIP.has("dapr")) rows.push(...(await daprRows(extra.notes)));
+    if (!SKIP.has("wasmedge")) rows.push(...(await wasmedgeRows({ rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, log, work })));
     if (!SKIP.has("limits")) extra.limits = await runLimits({ rounds: Math.max(1, Math.min(3, ROUNDS)), log });
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -350,6 +352,8 @@ function why(id, extra) {
       return "Process start is dominated by loading Node modules (CLI, shim, backend) before the module is compiled.";
     case "P6":
       return "The build runs AssemblyScript and Binaryen in-process; most of the wall time is loading them and their optimisation passes (packages/build).";
+    case "P10":
+      return "The kit's WasmEdge 0.17.1 is built without LLVM, so it interprets every instruction of the adapter (HTTP parsing, logging) and of the guest; an AOT build (`wasmedge compile`, WasmEdge with LLVM) runs native code and is expected to close most of the gap, which this machine cannot measure. The WasmEdge form runs one request at a time per process: throughput grows with replicas, not connections. Its start is WasmEdge instantiating and validating ~100 KiB of Wasm, with no Node to load.";
     case "P7":
       return "Each live instance holds its own linear memory (the initial pages the guest touches) plus JS objects; compiled code is per module.";
     default:

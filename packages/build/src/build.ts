@@ -53,16 +53,16 @@ export async function buildFunction(dir: string, opts: BuildOptions = {}): Promi
   opts.onStep?.(`compiling ${config.entry} (${config.lang === "as" ? "AssemblyScript" : "C"})`);
   const raw = config.lang === "c" ? await compileC(dir, config.entry, { optimize }) : await compileAssemblyScript(dir, config.entry, { optimize });
   const t1 = performance.now();
-  opts.onStep?.("instrumenting (asyncify, fuel) and optimising");
+  opts.onStep?.("instrumenting (asyncify, fuel) and optimising; linking the WasmEdge form (guest + adapter)");
+  // The WasmEdge form needs no asyncify (its host calls block on sockets). Its link runs wasm-merge in
+  // a child process, which overlaps with instrumenting the shim's module here.
+  const linking = opts.wasmedge === false ? undefined : instrument(raw, { optimize, asyncify: false }).then((guest) => linkWasmEdge(guest, config, { optimize }));
+  linking?.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
   const wasm = await instrument(raw, { optimize });
   assertWasmBytes(wasm, config.entry);
   validateModule(new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>), `${config.name} (${config.entry})`);
   const t2 = performance.now();
-  let wasmedge: Uint8Array | undefined;
-  if (opts.wasmedge !== false) {
-    opts.onStep?.("linking the WasmEdge form (guest + adapter)");
-    wasmedge = await linkWasmEdge(await instrument(raw, { optimize, asyncify: false }), config, { optimize });
-  }
+  const wasmedge = await linking;
   const t2b = performance.now();
 
   const dist = path.join(dir, "dist");
