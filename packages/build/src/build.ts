@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { ABI_MAJOR, ABI_MINOR, assertWasmBytes, validateModule } from "@wasm-fn/abi";
+import { ABI_MAJOR, ABI_MINOR, ASYNC_IMPORTS, HOST_MODULE, assertWasmBytes, validateModule } from "@wasm-fn/abi";
 import { loadConfigFile } from "./config.js";
 import { compileAssemblyScript } from "./compile-as.js";
 import { compileC } from "./compile-c.js";
@@ -54,11 +54,12 @@ export async function buildFunction(dir: string, opts: BuildOptions = {}): Promi
   const raw = config.lang === "c" ? await compileC(dir, config.entry, { optimize }) : await compileAssemblyScript(dir, config.entry, { optimize });
   const t1 = performance.now();
   opts.onStep?.("instrumenting (asyncify, fuel) and optimising; linking the WasmEdge form (guest + adapter)");
-  // The WasmEdge form needs no asyncify (its host calls block on sockets). Its link runs wasm-merge in
-  // a child process, which overlaps with instrumenting the shim's module here.
-  const linking = opts.wasmedge === false ? undefined : instrument(raw, { optimize, asyncify: false }).then((guest) => linkWasmEdge(guest, config, { optimize }));
+  // The WasmEdge form needs no asyncify (its host calls block on sockets); the shim's module does
+  // only when the guest makes capability calls (ABI_ASYNC imports). Without them both are one module.
+  const plain = await instrument(raw, { optimize, asyncify: false });
+  const linking = opts.wasmedge === false ? undefined : linkWasmEdge(plain, config, { optimize });
   linking?.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
-  const wasm = await instrument(raw, { optimize });
+  const wasm = importsAsync(raw) ? await instrument(raw, { optimize }) : plain;
   assertWasmBytes(wasm, config.entry);
   validateModule(new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>), `${config.name} (${config.entry})`);
   const t2 = performance.now();
@@ -87,6 +88,11 @@ export async function buildFunction(dir: string, opts: BuildOptions = {}): Promi
     dir, wasmPath, metadataPath, metadata, wasm, ...(wasmedge && wasmedgePath ? { wasmedge, wasmedgePath } : {}),
     ms: { compile: t1 - t0, instrument: t2 - t1, link: t2b - t2, total: t3 - t0 },
   };
+}
+
+function importsAsync(bytes: Uint8Array): boolean {
+  const imports = WebAssembly.Module.imports(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>));
+  return imports.some((i) => i.module === HOST_MODULE && (ASYNC_IMPORTS as readonly string[]).includes(i.name));
 }
 
 function sha256(b: Uint8Array): string {

@@ -41,6 +41,9 @@ export async function linkWasmEdge(guest: Uint8Array, config: FunctionConfig, op
     await writeFile(files.adapter, adapter);
     await writeFile(files.guest, prepared);
     await writeFile(files.glue, glue);
+    // binaryen's wasm-merge (the `binaryen` package's build) in a child process: ~0.8 s for hello, most of
+    // it merging the adapter. Tried on a worker thread started with the build, to hide its load: the
+    // build got slower (the load competes with the compile for the 2 cores), so a plain child it is.
     const tool = path.join(path.dirname(require.resolve("binaryen/package.json")), "bin", "wasm-merge");
     try {
       await run(process.execPath, [tool, files.adapter, "wfn", files.guest, "wfn_guest", files.glue, "wfn_glue", "-o", files.out, "--rename-export-conflicts",
