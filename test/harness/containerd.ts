@@ -42,8 +42,12 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 `;
 }
 
-/** Starts containerd; throws with a clear reason when not root or not installed. */
-export async function startContainerd(): Promise<ContainerdHandle> {
+/**
+ * Starts containerd; throws with a clear reason when not root or not installed. `wasm: true` starts
+ * it in a mount namespace of its own without /sys/fs/cgroup/unified: crun (WasmEdge) refuses these
+ * hosts' hybrid cgroups while that mount is visible (see the WasmEdge kit's README).
+ */
+export async function startContainerd(opts: { wasm?: boolean } = {}): Promise<ContainerdHandle> {
   requireBinary("containerd");
   requireBinary("ctr");
   if (process.getuid?.() !== 0) throw new Error("containerd needs root: run this suite as root (CI does; see scripts/provision.sh)");
@@ -54,7 +58,10 @@ export async function startContainerd(): Promise<ContainerdHandle> {
   const address = join(dir, "c.sock");
   let proc;
   try {
-    proc = await startProcess("containerd", ["--config", join(dir, "config.toml")], { readyLine: "containerd successfully booted", timeoutMs: 30_000 });
+    const config = join(dir, "config.toml");
+    proc = opts.wasm
+      ? await startProcess("unshare", ["-m", "sh", "-c", `mount --make-rprivate / && (umount /sys/fs/cgroup/unified 2>/dev/null || true) && exec containerd --config '${config}'`], { readyLine: "containerd successfully booted", timeoutMs: 30_000 })
+      : await startProcess("containerd", ["--config", config], { readyLine: "containerd successfully booted", timeoutMs: 30_000 });
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
     throw e;
