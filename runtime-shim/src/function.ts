@@ -7,7 +7,7 @@ import { ShimErrors } from "./errors.js";
 import { chooseFresh, type FreshStrategy } from "./instance/fresh.js";
 import { Instance, Offload, type HostCalls, type Runner } from "./instance/instance.js";
 import { Invocation, type InvocationInput, type InvocationResult } from "./instance/invocation.js";
-import { capMemory } from "./instance/memory-limit.js";
+import { capMemory } from "@wasm-fn/abi";
 import { Placement, type OffloadPolicy } from "./instance/placement.js";
 import { exportMutableGlobals, snapshotPlan } from "./instance/snapshot.js";
 import { Pool, type PoolStats } from "./pool/pool.js";

@@ -30,7 +30,7 @@ export async function runInProcess() {
   const { Instance } = await import(path.join(dist, "instance", "instance.js"));
   const { Invocation } = await import(path.join(dist, "instance", "invocation.js"));
   const { exportMutableGlobals } = await import(path.join(dist, "instance", "snapshot.js"));
-  const { capMemory } = await import(path.join(dist, "instance", "memory-limit.js"));
+  const { capMemory } = await import(path.join(ROOT, "packages", "abi", "dist", "index.js"));
   const out = {};
 
   // The function step through the shim's ServedFunction (what a request pays besides HTTP).

@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { WfnError, encodeList } from "@wasm-fn/abi";
+import { WfnError, capMemory, encodeList } from "@wasm-fn/abi";
 import type { FunctionConfig } from "./config.js";
 import { BuildErrors } from "./errors.js";
 
@@ -33,7 +33,8 @@ const FEATURES = ["MutableGlobals", "BulkMemory", "BulkMemoryOpt", "SignExt", "N
 export async function linkWasmEdge(guest: Uint8Array, config: FunctionConfig, opts: { optimize: boolean }): Promise<Uint8Array> {
   const { default: binaryen } = await import("binaryen");
   const adapter = await adapterModule();
-  const prepared = prepareGuest(binaryen, guest, config);
+  // The guest memory's maximum is limits.memory, as in the shim: growth past it fails inside the guest.
+  const prepared = prepareGuest(binaryen, capMemory(guest, config.limits.memoryPages, `${config.name} (${config.entry})`), config);
   const glue = glueModule(binaryen, adapterConfig(config));
   const dir = await mkdtemp(path.join(os.tmpdir(), "wasm-fn-link-"));
   try {

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { silentLogger } from "../logger.js";
 import { Instance, Offload, type HostCalls } from "./instance.js";
 import { Invocation } from "./invocation.js";
-import { capMemory } from "./memory-limit.js";
+import { capMemory } from "@wasm-fn/abi";
 import { exportMutableGlobals, MemorySnapshot, snapshotPlan } from "./snapshot.js";
 
 /** A module from WAT text (tests only: binaryen parses it). */

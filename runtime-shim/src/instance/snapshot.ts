@@ -7,7 +7,7 @@
  * What a reset does not restore: tables (no wasm-fn toolchain writes tables at run time) and a
  * memory that grew (its size cannot shrink): such an instance is dropped and a new one instantiated.
  */
-import { readLeb, writeLeb } from "./leb128.js";
+import { readLeb, writeLeb } from "@wasm-fn/abi";
 
 /** Which exports hold the module's mutable globals; null when the module could not be rewritten. */
 export interface SnapshotPlan {

@@ -1,11 +1,11 @@
-import { WfnError } from "@wasm-fn/abi";
-import { ShimErrors } from "../errors.js";
+import { WfnError } from "./errors.js";
 import { readLeb, writeLeb } from "./leb128.js";
 
 /**
  * Caps a module's own linear memory at `maxPages` by rewriting the limits in its memory section,
  * so `memory.grow` past the limit fails inside the guest (and the guest traps) instead of the host
- * running out of memory. Done on the bytes, before compiling, so a config change needs no rebuild.
+ * running out of memory. Done on the bytes: by the shim before compiling (a config change needs no
+ * rebuild), and by `wasm-fn build` on the guest it links into the WasmEdge form.
  */
 export function capMemory(bytes: Uint8Array, maxPages: number, source: string): Uint8Array {
   try {
@@ -43,7 +43,7 @@ function rewriteMemorySection(bytes: Uint8Array, sectionAt: number, start: numbe
   let max = Infinity;
   if (flags & 0x01) { const [m, n2] = readLeb(bytes, p); max = m; p += n2; }
   if (min > maxPages) {
-    throw new WfnError(ShimErrors.MEMORY_LIMIT, `${source} needs ${min} memory pages (${(min * 64) / 1024} MiB) to start, above its limit of ${maxPages} pages; raise limits.memory in wasm-fn.yaml`, { status: 500 });
+    throw new WfnError("WFN_MEMORY_LIMIT", `${source} needs ${min} memory pages (${(min * 64) / 1024} MiB) to start, above its limit of ${maxPages} pages; raise limits.memory in wasm-fn.yaml`, { status: 500 });
   }
   const newMax = Math.min(max, maxPages);
   const content = [...writeLeb(1), 0x01, ...writeLeb(min), ...writeLeb(newMax), ...bytes.subarray(p, end)];
