@@ -6,6 +6,7 @@ import { isJson, firstMember, nextMember, kStart, kEnd, vStart, vEnd, unescape, 
 import { containsLower } from "./http";
 import { resolve, parseIPv4 } from "./net";
 import { hosts, fnName } from "./config";
+import * as grpc from "./grpc";
 
 // ABI error codes (packages/abi/src/abi.ts)
 const UNKNOWN_OP = 1;
@@ -21,6 +22,7 @@ const INTERNAL = 10;
 
 export let daprPort = 3500;
 export let daprToken = "";
+export let daprGrpcPort = 50001;
 export let daprTimeoutMs: i64 = 5000;
 const LOOPBACK = parseIPv4("127.0.0.1");
 const MAX_ANSWER: i64 = 16 << 20;
@@ -103,6 +105,11 @@ function daprError(what: string, status: i32): i32 {
   const c = stringMember(b.ptr, end, "errorCode");
   if (m !== null) msg = m.toString(); else msg = String.UTF8.decodeUnsafe(b.ptr, <usize>(b.len > 500 ? 500 : b.len));
   if (c !== null) code = c.toString();
+  return classify(what, status, msg, code);
+}
+
+/** daprd's error (HTTP status, or a gRPC code mapped to one) in the shim's codes and sentences (backends/dapr/errors.ts). */
+function classify(what: string, status: i32, msg: string, code: string): i32 {
   const full = msg + (code.length > 0 ? " (" + code + ")" : "");
   const lower = full.toLowerCase();
   const storeDown = has(lower, "connection refused") || has(lower, "dial tcp") || has(lower, "i/o timeout") || has(lower, "connection reset") || has(lower, "broken pipe") || has(lower, "no route to host") || has(lower, "context deadline exceeded") || has(lower, "loading");
@@ -122,6 +129,52 @@ function daprError(what: string, status: i32): i32 {
   return fail(INTERNAL, what + ": " + full);
 }
 function has(s: string, w: string): bool { return s.indexOf(w) >= 0; }
+
+/** A unary call to daprd's gRPC API; 0 with the reply in grpc.reply, else an error code with `out` set. */
+function daprGrpc(what: string, method: string, msg: Buf): i32 {
+  const addr = "127.0.0.1:" + daprGrpcPort.toString();
+  const r = grpc.call(daprGrpcPort, method, msg, daprToken, daprTimeoutMs);
+  if (r == grpc.REFUSED) return fail(UNAVAILABLE, what + ": daprd's gRPC API at " + addr + " is unreachable (ECONNREFUSED); is the sidecar running, and is DAPR_GRPC_PORT its gRPC port?");
+  if (r == grpc.TIMEOUT) return fail(TIMEOUT, what + ": daprd at " + addr + " did not answer within " + daprTimeoutMs.toString() + " ms (is the store behind it, e.g. Redis, reachable? raise WFN_DAPR_TIMEOUT_MS if it is only slow)");
+  if (r == grpc.TOO_LARGE) return fail(TOO_LARGE, what + ": over 60 KiB, more than this host sends to daprd's gRPC API in one call");
+  if (r != grpc.OK) return fail(UNAVAILABLE, what + ": daprd at " + addr + " closed the connection or answered malformed HTTP/2" + (grpc.message.length > 0 ? " (" + grpc.message + ")" : ""));
+  const st = grpc.status;
+  if (st == 0) return 0;
+  if (st == 4) return fail(TIMEOUT, what + ": daprd at " + addr + " did not answer within " + daprTimeoutMs.toString() + " ms: " + grpc.message);
+  const lower = grpc.message.toLowerCase();
+  if (st == 14 && !(has(lower, "connection refused") || has(lower, "dial tcp"))) return fail(UNAVAILABLE, what + ": daprd at " + addr + " is unavailable: " + grpc.message);
+  return classify(what, st == 3 ? 400 : st == 5 ? 404 : st == 7 || st == 16 ? 403 : 500, grpc.message, "");
+}
+
+/** True for values daprd's HTTP state API stores byte for byte: a JSON number, literal, or plain string. */
+function httpSafe(v: Uint8Array): bool {
+  const n = v.length;
+  if (n == 0 || n > 64) return false;
+  const c0 = v[0];
+  if (c0 == 34) {
+    if (v[n - 1] != 34 || n < 2) return false;
+    for (let i = 1; i < n - 1; i++) { const c = v[i]; if (c < 0x20 || c >= 0x7f || c == 34 || c == 92 || c == 60 || c == 62 || c == 38) return false; }
+    return true;
+  }
+  if (eqBytes(v.dataStart, n, "true") || eqBytes(v.dataStart, n, "false") || eqBytes(v.dataStart, n, "null")) return true;
+  // integers without a leading zero, as Go prints them back
+  if (n > 15) return false;
+  let i = c0 == 45 ? 1 : 0;
+  if (i >= n || (v[i] == 48 && n > i + 1)) return false;
+  for (; i < n; i++) if (v[i] < 48 || v[i] > 57) return false;
+  return !(c0 == 45 && n == 2 && v[1] == 48);
+}
+
+const pb = new Buf(256);
+/** A StateItem message (dapr/proto/common/v1): key, value, etag, metadata, options.concurrency. */
+function pbStateItem(b: Buf, key: Uint8Array, value: Uint8Array, etag: Uint8Array, meta: Uint8Array, withValue: bool): void {
+  const firstWrite = etag.length > 0 || metaValue(meta, "concurrency") == "first-write";
+  grpc.pbBytes(b, 1, key.dataStart, key.length);
+  if (withValue) grpc.pbBytes(b, 2, value.dataStart, value.length);
+  if (etag.length > 0) { const e = new Buf(64); grpc.pbBytes(e, 1, etag.dataStart, etag.length); grpc.pbBytes(b, 3, e.ptr, e.len); e.release(); }
+  grpc.pbMap(b, 4, readList(meta.dataStart, meta.length), "concurrency");
+  const o = new Buf(8); grpc.pbTag(o, 1, 0); grpc.pbVarint(o, firstWrite ? 1 : 2); grpc.pbBytes(b, 5, o.ptr, o.len); o.release();
+}
 
 function arity(args: Array<Uint8Array>, n: i32, name: string): bool {
   if (args.length >= n) return true;
@@ -183,6 +236,13 @@ function saveItem(b: Buf, key: Uint8Array, value: Uint8Array, etag: Uint8Array, 
 function stateSave(args: Array<Uint8Array>): i32 {
   if (!arity(args, 4, "state.save")) return INVALID_ARGUMENT;
   const meta = args.length > 4 ? args[4] : new Uint8Array(0);
+  if (!httpSafe(args[2])) {
+    // daprd's HTTP API would store these bytes re-encoded as JSON: SaveState over gRPC keeps them.
+    pb.clear(); grpc.pbBytes(pb, 1, args[0].dataStart, args[0].length);
+    const item = new Buf(64); pbStateItem(item, args[1], args[2], args[3], meta, true); grpc.pbBytes(pb, 2, item.ptr, item.len); item.release();
+    const e = daprGrpc("state.save " + str(args[0]) + "/" + str(args[1]), "SaveState", pb);
+    return e != 0 ? e : finish(new ListWriter());
+  }
   json.clear(); json.byte(91); saveItem(json, args[1], args[2], args[3], meta, true); json.byte(93);
   path.clear(); path.str("/v1.0/state/"); seg(path, args[0]);
   const e = dapr("state.save " + str(args[0]) + "/" + str(args[1]), "POST", json, "application/json");
@@ -212,15 +272,13 @@ function stateDelete(args: Array<Uint8Array>): i32 {
 
 function daprWith(what: string, method: string, body: Buf | null, ct: string, extra: Buf): i32 {
   // same as dapr() with extra header lines
-  const saveToken = daprToken;
-  hdr.clear();
   const r = client.request(LOOPBACK, daprPort, "127.0.0.1:" + daprPort.toString(), method, path.toString(), buildHeaders(ct, extra), body !== null ? body.ptr : 0, body !== null ? body.len : 0, daprTimeoutMs, MAX_ANSWER);
   const addr = "127.0.0.1:" + daprPort.toString();
   if (r == client.REFUSED) return fail(UNAVAILABLE, what + ": daprd at " + addr + " is unreachable (ECONNREFUSED); is the sidecar running? (run daprd beside the function: --app-port $PORT --dapr-http-port $DAPR_HTTP_PORT)");
   if (r == client.TIMEOUT) return fail(TIMEOUT, what + ": daprd at " + addr + " did not answer within " + daprTimeoutMs.toString() + " ms (is the store behind it, e.g. Redis, reachable? raise WFN_DAPR_TIMEOUT_MS if it is only slow)");
   if (r != client.OK) return fail(UNAVAILABLE, what + ": daprd at " + addr + " closed the connection or answered malformed HTTP");
   if (client.head.status >= 400) return daprError(what, client.head.status);
-  return saveToken.length >= 0 ? 0 : 0;
+  return 0;
 }
 function buildHeaders(ct: string, extra: Buf): Buf {
   hdr.clear();
@@ -246,6 +304,12 @@ function stateBulkGet(args: Array<Uint8Array>): i32 {
 
 function stateTransact(args: Array<Uint8Array>): i32 {
   if (!arity(args, 1, "state.transact")) return INVALID_ARGUMENT;
+  let safe = true;
+  for (let i = 1; i < args.length; i++) {
+    const l = readList(args[i].dataStart, args[i].length);
+    if (l !== null && l.length >= 4 && str(l[0]) == "upsert" && !httpSafe(l[2])) safe = false;
+  }
+  if (!safe) return stateTransactGrpc(args);
   json.clear(); json.str("{\"operations\":[");
   for (let i = 1; i < args.length; i++) {
     const l = readList(args[i].dataStart, args[i].length);
@@ -263,6 +327,26 @@ function stateTransact(args: Array<Uint8Array>): i32 {
   return e != 0 ? e : finish(new ListWriter());
 }
 
+function stateTransactGrpc(args: Array<Uint8Array>): i32 {
+  pb.clear(); grpc.pbBytes(pb, 1, args[0].dataStart, args[0].length);
+  const op = new Buf(128);
+  const item = new Buf(64);
+  for (let i = 1; i < args.length; i++) {
+    const l = readList(args[i].dataStart, args[i].length);
+    if (l === null || l.length < 4) { op.release(); item.release(); return fail(INVALID_ARGUMENT, "state.transact: operation " + i.toString() + " is not [kind, key, value, etag, metadata]"); }
+    const kind = str(l[0]);
+    if (kind != "upsert" && kind != "delete") { op.release(); item.release(); return fail(INVALID_ARGUMENT, "state.transact: operation kind must be upsert or delete, got '" + kind + "'"); }
+    op.clear(); item.clear();
+    grpc.pbStr(op, 1, kind);
+    pbStateItem(item, l[1], l[2], l[3], l.length > 4 ? l[4] : new Uint8Array(0), kind == "upsert");
+    grpc.pbBytes(op, 2, item.ptr, item.len);
+    grpc.pbBytes(pb, 2, op.ptr, op.len);
+  }
+  op.release(); item.release();
+  const e = daprGrpc("state.transact " + str(args[0]), "ExecuteStateTransaction", pb);
+  return e != 0 ? e : finish(new ListWriter());
+}
+
 export function publishBytes(pubsub: string, topic: string, dataPtr: usize, dataLen: i32, ct: string, meta: Uint8Array): i32 {
   path.clear(); path.str("/v1.0/publish/"); seg(path, utf8(pubsub)); path.byte(47); seg(path, utf8(topic)); metaQuery(path, meta, true);
   json.clear(); json.push(dataPtr, dataLen);
@@ -276,15 +360,21 @@ function publish(args: Array<Uint8Array>): i32 {
   return e != 0 ? e : finish(new ListWriter());
 }
 
+/** The output binding's answer data (bindingBytes). */
+export const bindingData = new Buf(256);
+
+/** InvokeBinding over gRPC: daprd's HTTP API would hand the binding the data re-encoded as JSON. */
 export function bindingBytes(name: string, operation: string, dataPtr: usize, dataLen: i32, meta: Uint8Array): i32 {
-  json.clear(); json.str("{\"data\":");
-  const v = new Uint8Array(dataLen);
-  memory.copy(v.dataStart, dataPtr, <usize>dataLen);
-  jsonValue(json, v);
-  json.str(",\"metadata\":"); metaJson(json, meta, false);
-  json.str(",\"operation\":").jstr(operation).byte(125);
-  path.clear(); path.str("/v1.0/bindings/"); seg(path, utf8(name));
-  return dapr("bindings.invoke " + name + "/" + operation, "POST", json, "application/json");
+  pb.clear();
+  grpc.pbStr(pb, 1, name);
+  grpc.pbBytes(pb, 2, dataPtr, dataLen);
+  grpc.pbMap(pb, 3, readList(meta.dataStart, meta.length), "");
+  grpc.pbStr(pb, 4, operation);
+  const e = daprGrpc("bindings.invoke " + name + "/" + operation, "InvokeBinding", pb);
+  if (e != 0) return e;
+  bindingData.clear();
+  grpc.pbField(grpc.reply.ptr, grpc.reply.len, 1, bindingData);
+  return 0;
 }
 
 function bindingInvoke(args: Array<Uint8Array>): i32 {
@@ -292,7 +382,7 @@ function bindingInvoke(args: Array<Uint8Array>): i32 {
   const e = bindingBytes(str(args[0]), str(args[1]), args[2].dataStart, args[2].length, args.length > 3 ? args[3] : new Uint8Array(0));
   if (e != 0) return e;
   const w = new ListWriter();
-  w.buf(client.body);
+  w.buf(bindingData);
   w.bytes(new ListWriter().finish().toBytes());
   return finish(w);
 }

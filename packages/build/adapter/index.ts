@@ -34,6 +34,7 @@ export function wfn_main(): void {
   }
   caps.daprPort = intEnv("DAPR_HTTP_PORT", 3500);
   caps.daprToken = env("DAPR_API_TOKEN", "");
+  caps.daprGrpcPort = intEnv("DAPR_GRPC_PORT", 50001);
   const t = env("WFN_DAPR_TIMEOUT_MS", "");
   if (t.length > 0) caps.daprTimeoutMs = I64.parseInt(t);
   guest_init();
