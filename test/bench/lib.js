@@ -3,7 +3,7 @@
  * Plain JS ESM (no compile step). Everything binds to 127.0.0.1.
  */
 import { spawn, execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import http from "node:http";
 import { createServer } from "node:net";
 import path from "node:path";
@@ -70,7 +70,7 @@ export async function startCommand(cmd, args, opts) {
   const deadline = Date.now() + (opts.timeoutMs ?? 30000);
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${args.join(" ")} exited (${child.exitCode}):\n${log}`);
-    if (await answers200(opts.ready)) break;
+    if (opts.readyFile ? existsSync(opts.readyFile) : await answers200(opts.ready)) break;
     if (Date.now() > deadline) { child.kill("SIGKILL"); throw new Error(`${args.join(" ")} did not answer ${opts.ready} in time:\n${log}`); }
     await sleep(2);
   }
