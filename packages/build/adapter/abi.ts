@@ -2,7 +2,7 @@
 // guest's own memory, and shims for the guest's WASI imports (the same deny-by-default subset the
 // Node shim gives). The linker renames the guest's `wasi_snapshot_preview1.X` imports to `wfn.wasi_X`.
 import { to_guest, from_guest, guest_size } from "./glue";
-import { Buf, bytesOf, ListWriter } from "./mem";
+import { Buf } from "./mem";
 import { clock_time_get, clock_res_get, random_get, now } from "./wasi";
 import { dispatch } from "./caps";
 import * as log from "./log";
@@ -224,5 +224,3 @@ export function wasi_args_get(a: i32, b: i32): i32 { return 0; }
 export function wasi_sched_yield(): i32 { return 0; }
 export function wasi_poll_oneoff(a: i32, b: i32, c: i32, d: i32): i32 { return 52; }
 
-export function pendingList(): ListWriter { return new ListWriter(); }
-export { bytesOf };

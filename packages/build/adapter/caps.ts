@@ -80,13 +80,14 @@ function jsonValue(b: Buf, v: Uint8Array): void {
   else b.jbytes(v.dataStart, v.length);
 }
 
-/** Sends a request to daprd; returns 0 with client.head/body set, or an error code with `out` holding the sentence. */
-function dapr(what: string, method: string, body: Buf | null, contentType: string, pass: bool = false): i32 {
+/** Sends a request to daprd's HTTP API; returns 0 with client.head/body set, or an error code with `out` holding the sentence. */
+function dapr(what: string, method: string, body: Buf | null, contentType: string, pass: bool = false, extra: Buf | null = null): i32 {
   hdr.clear();
   if (daprToken.length > 0) hdr.str("dapr-api-token: ").str(daprToken).str("\r\n");
   if (contentType.length > 0) hdr.str("content-type: ").str(contentType).str("\r\n");
-  const r = client.request(LOOPBACK, daprPort, "127.0.0.1:" + daprPort.toString(), method, path.toString(), hdr, body !== null ? body.ptr : 0, body !== null ? body.len : 0, daprTimeoutMs, MAX_ANSWER);
+  if (extra !== null) hdr.buf(extra);
   const addr = "127.0.0.1:" + daprPort.toString();
+  const r = client.request(LOOPBACK, daprPort, addr, method, path.toString(), hdr, body !== null ? body.ptr : 0, body !== null ? body.len : 0, daprTimeoutMs, MAX_ANSWER);
   if (r == client.REFUSED) return fail(UNAVAILABLE, what + ": daprd at " + addr + " is unreachable (ECONNREFUSED); is the sidecar running? (run daprd beside the function: --app-port $PORT --dapr-http-port $DAPR_HTTP_PORT)");
   if (r == client.TIMEOUT) return fail(TIMEOUT, what + ": daprd at " + addr + " did not answer within " + daprTimeoutMs.toString() + " ms (is the store behind it, e.g. Redis, reachable? raise WFN_DAPR_TIMEOUT_MS if it is only slow)");
   if (r == client.TOO_LARGE) return fail(TOO_LARGE, what + ": daprd's answer is larger than " + MAX_ANSWER.toString() + " bytes");
@@ -261,31 +262,11 @@ function stateDelete(args: Array<Uint8Array>): i32 {
     if (eqBytes(items[i].dataStart, items[i].length, "concurrency")) continue;
     path.str("&metadata."); seg(path, items[i]); path.byte(61); seg(path, items[i + 1]);
   }
-  hdr.clear();
-  const what = "state.delete " + str(args[0]) + "/" + str(args[1]);
-  // If-Match rides in the extra headers
   const extra = new Buf(64);
   if (etag.length > 0) extra.str("if-match: ").bytes(etag).str("\r\n");
-  const e = daprWith(what, "DELETE", null, "", extra);
+  const e = dapr("state.delete " + str(args[0]) + "/" + str(args[1]), "DELETE", null, "", false, extra);
+  extra.release();
   return e != 0 ? e : finish(new ListWriter());
-}
-
-function daprWith(what: string, method: string, body: Buf | null, ct: string, extra: Buf): i32 {
-  // same as dapr() with extra header lines
-  const r = client.request(LOOPBACK, daprPort, "127.0.0.1:" + daprPort.toString(), method, path.toString(), buildHeaders(ct, extra), body !== null ? body.ptr : 0, body !== null ? body.len : 0, daprTimeoutMs, MAX_ANSWER);
-  const addr = "127.0.0.1:" + daprPort.toString();
-  if (r == client.REFUSED) return fail(UNAVAILABLE, what + ": daprd at " + addr + " is unreachable (ECONNREFUSED); is the sidecar running? (run daprd beside the function: --app-port $PORT --dapr-http-port $DAPR_HTTP_PORT)");
-  if (r == client.TIMEOUT) return fail(TIMEOUT, what + ": daprd at " + addr + " did not answer within " + daprTimeoutMs.toString() + " ms (is the store behind it, e.g. Redis, reachable? raise WFN_DAPR_TIMEOUT_MS if it is only slow)");
-  if (r != client.OK) return fail(UNAVAILABLE, what + ": daprd at " + addr + " closed the connection or answered malformed HTTP");
-  if (client.head.status >= 400) return daprError(what, client.head.status);
-  return 0;
-}
-function buildHeaders(ct: string, extra: Buf): Buf {
-  hdr.clear();
-  if (daprToken.length > 0) hdr.str("dapr-api-token: ").str(daprToken).str("\r\n");
-  if (ct.length > 0) hdr.str("content-type: ").str(ct).str("\r\n");
-  hdr.buf(extra);
-  return hdr;
 }
 
 function stateBulkGet(args: Array<Uint8Array>): i32 {

@@ -4,7 +4,8 @@ import { config_len, config_copy } from "./glue";
 import { readList, str, utf8 } from "./mem";
 
 export class Output {
-  constructor(public pubsub: bool, public name: string, public target: string, public metadata: Array<Uint8Array>) {}
+  /** metadata: the encoded k,v byte-string list, as capability calls take it. */
+  constructor(public pubsub: bool, public name: string, public target: string, public metadata: Uint8Array) {}
 }
 export class Topic {
   constructor(public route: string, public pubsub: string, public topic: string) {}
@@ -48,7 +49,7 @@ export function loadConfig(): void {
     else if (k == "bindings") { const l = list(v); for (let j = 0; j < l.length; j++) bindings.push(str(l[j])); }
     else if (k == "outputs") {
       const l = list(v);
-      for (let j = 0; j + 3 < l.length; j += 4) outputs.push(new Output(str(l[j]) == "pubsub", str(l[j + 1]), str(l[j + 2]), list(l[j + 3])));
+      for (let j = 0; j + 3 < l.length; j += 4) outputs.push(new Output(str(l[j]) == "pubsub", str(l[j + 1]), str(l[j + 2]), l[j + 3]));
     }
   }
   fnLabel = fnNamespace + "/" + fnName;

@@ -1,5 +1,5 @@
 // Structured logs, one JSON object a line on stdout: {time, level, msg, ...fields}, the shim's shape.
-import { Buf, str } from "./mem";
+import { Buf } from "./mem";
 import { isoTime } from "./http";
 import { now, writeAll } from "./wasi";
 import { fnLabel } from "./config";
@@ -59,4 +59,3 @@ export function fields2(level: string, msg: string, k1: string, v1: string, k2: 
   if (k2.length > 0) line.str(",\"").str(k2).str("\":").jstr(v2);
   close(true);
 }
-export { str };

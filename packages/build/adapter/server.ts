@@ -1,6 +1,6 @@
 // The HTTP/1.1 server: one event loop over non-blocking sockets and poll_oneoff, so idle, slow or
 // stalled clients never hold up the others; the handler runs one request at a time.
-import { Buf, eqBytes, startsWith, utf8, str } from "./mem";
+import { Buf, eqBytes, startsWith, utf8 } from "./mem";
 import { Head, headEnd, parseRequestHead, dechunk, percentDecode, reason, MAX_HEAD } from "./http";
 import * as net from "./net";
 import * as log from "./log";
@@ -278,33 +278,17 @@ function deliver(c: Conn, dct: string): string {
     return "RETRY";
   }
   if (resBody.len > 0 && outputs.length > 0) {
-    let ct = resContentType.len > 0 ? resContentType.toString() : "application/octet-stream";
+    const ct = resContentType.len > 0 ? resContentType.toString() : "application/octet-stream";
     for (let i = 0; i < outputs.length; i++) {
       const o = outputs[i];
-      const meta = new Uint8Array(0);
-      const e = o.pubsub ? publishBytes(o.name, o.target, resBody.ptr, resBody.len, ct, encodeMeta(o.metadata)) : bindingBytes(o.name, o.target, resBody.ptr, resBody.len, encodeMeta(o.metadata));
+      const e = o.pubsub ? publishBytes(o.name, o.target, resBody.ptr, resBody.len, ct, o.metadata) : bindingBytes(o.name, o.target, resBody.ptr, resBody.len, o.metadata);
       if (e != 0) {
         log.fields2("warn", "event not processed, asking for redelivery: output '" + o.name + "' failed", "event", fields[10].toString(), "code", e.toString());
         return "RETRY";
       }
-      if (meta.length < 0) ct = "";
     }
   }
   return "SUCCESS";
-}
-
-function encodeMeta(items: Array<Uint8Array>): Uint8Array {
-  let size = 4;
-  for (let i = 0; i < items.length; i++) size += 4 + items[i].length;
-  const out = new Uint8Array(size);
-  store<u32>(out.dataStart, items.length);
-  let at = 4;
-  for (let i = 0; i < items.length; i++) {
-    store<u32>(out.dataStart + <usize>at, items[i].length);
-    memory.copy(out.dataStart + <usize>(at + 4), items[i].dataStart, items[i].length);
-    at += 4 + items[i].length;
-  }
-  return out;
 }
 
 // ---- one parsed request ----
@@ -544,4 +528,3 @@ export function serve(port: i32): void {
     conns.length = w;
   }
 }
-export { str };
