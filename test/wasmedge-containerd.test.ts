@@ -2,14 +2,16 @@
 // (what a WasmEdge-enabled node runs): imported from the --tar archive and pulled from a local
 // registry by `ctr`, started with the compat-smart annotation (as a pod carries it) on the host
 // network; it serves HTTP itself. A trapping function's container exits non-zero.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli, ROOT } from "./harness/cli.js";
 import { startContainerd, type ContainerdHandle } from "./harness/containerd.js";
 import { freePort } from "./harness/proc.js";
 import { startRegistry, type RegistryHandle } from "./harness/registry.js";
-import { wasmEdgeKit } from "./harness/wasmedge.js";
+import { startWasmEdge, wasmEdgeKit } from "./harness/wasmedge.js";
 
 let ctd: ContainerdHandle;
 let reg: RegistryHandle;
@@ -48,6 +50,31 @@ async function stopTask(id: string): Promise<void> {
   await ctd.ctr("task", "delete", id).catch(() => undefined);
   await ctd.ctr("container", "delete", id).catch(() => undefined);
 }
+
+describe("the image's entrypoint", () => {
+  it("is what `wasmedge` runs as it is: GET /default/hello?name=x on $PORT", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "wfn-entry-"));
+    try {
+      execFileSync("tar", ["-xf", path.join(ROOT, "examples/hello/dist/hello.oci.tar"), "-C", dir]);
+      const blob = (d: string) => path.join(dir, "blobs", "sha256", d.replace(/^sha256:/, ""));
+      const index = JSON.parse(readFileSync(path.join(dir, "index.json"), "utf8")) as { manifests: { digest: string }[] };
+      const manifest = JSON.parse(readFileSync(blob(index.manifests[0]!.digest), "utf8")) as { config: { digest: string }; layers: { digest: string }[] };
+      const config = JSON.parse(readFileSync(blob(manifest.config.digest), "utf8")) as { config: { Entrypoint: string[] } };
+      expect(config.config.Entrypoint).toEqual(["/hello.wasm"]);
+      execFileSync("tar", ["-xzf", blob(manifest.layers[0]!.digest), "-C", dir, "hello.wasm"]);
+      const fn = await startWasmEdge(path.join(dir, "hello.wasm"));
+      try {
+        const r = await fetch(`${fn.url}/default/hello?name=x`);
+        expect(r.status).toBe(200);
+        expect(await r.text()).toBe("hello, x\n");
+      } finally {
+        await fn.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
 
 describe("containerd + crun (WasmEdge)", () => {
   it("runs the --tar archive imported by ctr, answering HTTP", async () => {
