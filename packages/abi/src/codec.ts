@@ -60,7 +60,8 @@ export function decodeMap(b: Uint8Array | undefined): Record<string, string> {
   if (b === undefined || b.length === 0) return {};
   const items = decodeList(b);
   if (items.length % 2 !== 0) throw new RangeError("a map needs an even number of items");
-  const out: Record<string, string> = {};
+  // No prototype: a guest's "__proto__" or "constructor" is a key like any other.
+  const out = Object.create(null) as Record<string, string>;
   for (let i = 0; i < items.length; i += 2) out[text(items[i])] = text(items[i + 1]);
   return out;
 }

@@ -4,6 +4,16 @@ import path from "node:path";
 import { BackendError, BackendErrors, type ConfigItem, type Metadata, type StateEntry, type StateOperation, type StateSave } from "../../capabilities/backend.js";
 
 interface Record_ { v: string; e: string; x?: number }
+
+/**
+ * Stores, keys and config items are names a guest chooses: they live in objects without a prototype,
+ * so "__proto__", "constructor" or "prototype" are keys like any other and no shared object changes.
+ */
+function dict<T>(from?: Record<string, T> | null, map: (v: T) => T = (v) => v): Record<string, T> {
+  const out = Object.create(null) as Record<string, T>;
+  if (from && typeof from === "object") for (const [k, v] of Object.entries(from)) out[k] = map(v);
+  return out;
+}
 interface FileShape {
   version: 1;
   /** Last etag handed out; etags never repeat, so an etag from before a delete cannot match a re-created key. */
@@ -27,7 +37,7 @@ export class StateFile {
   private failure: Error | null = null;
 
   constructor(readonly file: string | null) {
-    this.data = { version: 1, seq: 0, state: {}, configuration: {} };
+    this.data = { version: 1, seq: 0, state: dict(), configuration: dict() };
     if (file) this.load(file);
   }
 
@@ -36,7 +46,7 @@ export class StateFile {
     try { raw = readFileSync(file, "utf8"); } catch { return; }
     try {
       const parsed = JSON.parse(raw) as Partial<FileShape>;
-      this.data = { version: 1, seq: parsed.seq ?? 0, state: parsed.state ?? {}, configuration: parsed.configuration ?? {} };
+      this.data = { version: 1, seq: parsed.seq ?? 0, state: dict(parsed.state, (st) => dict(st)), configuration: dict(parsed.configuration, (c) => dict(c)) };
     } catch (e) {
       throw new BackendError(BackendErrors.INVALID, `the embedded state file ${file} is not valid JSON (${(e as Error).message}); fix or delete it`);
     }
@@ -81,13 +91,13 @@ export class StateFile {
   }
 
   config(store: string, keys: string[]): ConfigItem[] {
-    const items = this.data.configuration[store] ?? {};
+    const items = this.data.configuration[store] ?? dict();
     const wanted = keys.length > 0 ? keys : Object.keys(items);
     return wanted.flatMap((k) => { const it = items[k]; return it ? [{ key: k, value: it.value, version: it.version ?? "" }] : []; });
   }
 
   setConfig(store: string, key: string, value: string, version = ""): void {
-    (this.data.configuration[store] ??= {})[key] = { value, version };
+    (this.data.configuration[store] ??= dict())[key] = { value, version };
     this.changed();
   }
 
@@ -117,7 +127,7 @@ export class StateFile {
     const ttl = Number(item.metadata.ttlInSeconds ?? "-1");
     const rec: Record_ = { v: Buffer.from(item.value).toString("base64"), e: String(++this.data.seq) };
     if (ttl > 0) rec.x = Date.now() + ttl * 1000;
-    (this.data.state[store] ??= {})[item.key] = rec;
+    (this.data.state[store] ??= dict())[item.key] = rec;
   }
 
   private changed(): void {

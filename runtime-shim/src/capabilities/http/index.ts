@@ -70,7 +70,7 @@ function checkAllowed(url: URL, ctx: CallContext): void {
 }
 
 function parseHeaders(lines: string): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = Object.create(null) as Record<string, string>; // guest-chosen names: no prototype to reach
   for (const line of lines.split("\n")) {
     const i = line.indexOf(":");
     if (i <= 0) continue;
