@@ -16,6 +16,10 @@ export function capMemory(bytes: Uint8Array, maxPages: number, source: string): 
   }
 }
 
+function uncappable(source: string, what: string, why: string): WfnError {
+  return new WfnError("WFN_MEMORY_UNSUPPORTED", `${source} ${what}, which cannot be held to limits.memory: ${why}`, { status: 400 });
+}
+
 function capMemorySection(bytes: Uint8Array, maxPages: number, source: string): Uint8Array {
   let at = 8;
   while (at < bytes.length) {
@@ -34,10 +38,13 @@ function rewriteMemorySection(bytes: Uint8Array, sectionAt: number, start: numbe
   let p = start;
   const [count, n0] = readLeb(bytes, p);
   p += n0;
+  if (count > 1) throw uncappable(source, `declares ${count} memories`, "the host caps one memory per function; build it for a single memory (no multi-memory)");
   if (count !== 1) return bytes;
   const flags = bytes[p]!;
   p += 1;
-  if (flags & 0x02 || flags & 0x04) return bytes; // shared or memory64: leave alone
+  // What cannot be capped by rewriting the maximum is refused, not served uncapped.
+  if (flags & 0x02) throw uncappable(source, "declares a shared memory", "a shared memory's maximum cannot be lowered after it is built and wasm-fn runs no guest threads; rebuild it without threads (no -pthread / --enable-threads / atomics)");
+  if (flags & 0x04) throw uncappable(source, "declares a 64-bit memory (memory64)", "the host serves wasm32 guests only; build it for wasm32");
   const [min, n1] = readLeb(bytes, p);
   p += n1;
   let max = Infinity;
