@@ -1,7 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { availableParallelism } from "node:os";
-import { assertWasmBytes, checkAbiVersion, validateModule, WfnError } from "@wasm-fn/abi";
+import { assertWasmBytes, checkAbiVersion, isWfnError, validateModule, WfnError } from "@wasm-fn/abi";
 import { loadConfig, normalizeConfig, type FunctionConfig } from "@wasm-fn/build/config";
 import { ShimErrors } from "./errors.js";
 import { chooseFresh, type FreshStrategy } from "./instance/fresh.js";
@@ -61,22 +61,21 @@ export async function readFunction(src: FunctionSource): Promise<LoadedCode> {
 /** Compiles and checks a module: Wasm magic, ABI imports/exports, memory cap, ABI version (by a first instance). */
 export async function compileFunction(code: LoadedCode, host: HostCalls): Promise<WebAssembly.Module> {
   assertWasmBytes(code.wasm, code.origin);
-  const capped = capMemory(code.wasm, code.config.limits.memoryPages, code.origin);
-  // Fresh isolation may reset instances: export the mutable globals so a reset can restore them (snapshot.ts).
-  const forFresh = code.config.isolation === "fresh" ? exportMutableGlobals(capped) : null;
-  let mod: WebAssembly.Module;
+  let wasm = capMemory(code.wasm, code.config.limits.memoryPages, code.origin);
   try {
-    mod = await WebAssembly.compile((forFresh?.bytes ?? capped) as Uint8Array<ArrayBuffer>);
+    validateModule(await WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>), code.origin);
   } catch (e) {
+    if (isWfnError(e)) throw e;
     throw new WfnError("WFN_NOT_WASM", `${code.origin} is not a valid WebAssembly module: ${(e as Error).message}`, { status: 400 });
   }
-  if (!validateModule(mod, code.origin).instrumented) {
-    // Built elsewhere (plain clang, another toolchain): add the fuel checks and asyncify here, once,
-    // so its timeout holds and its host calls can wait on I/O like a module from `wasm-fn build`.
-    const { instrument } = await import("@wasm-fn/build");
-    mod = await WebAssembly.compile((await instrument(capped, { optimize: false })) as Uint8Array<ArrayBuffer>);
-    validateModule(mod, code.origin);
-  }
+  // Fuel checks are trusted only in bytes this machine's toolchain instrumented (a module may import
+  // wfn.interrupt and never call it): any other module gets them added here, once, cached by hash.
+  const { ensureInstrumented } = await import("@wasm-fn/build/instrumented");
+  wasm = (await ensureInstrumented(wasm)).bytes;
+  // Fresh isolation may reset instances: export the mutable globals so a reset can restore them (snapshot.ts).
+  const forFresh = code.config.isolation === "fresh" ? exportMutableGlobals(wasm) : null;
+  const mod = await WebAssembly.compile((forFresh?.bytes ?? wasm) as Uint8Array<ArrayBuffer>);
+  validateModule(mod, code.origin);
   const probe = new Instance(mod, host, { timeoutMs: code.config.limits.timeoutMs, maxMemoryPages: code.config.limits.memoryPages }, code.origin);
   checkAbiVersion(probe.init(), code.origin);
   return mod;

@@ -7,6 +7,7 @@ import { compileAssemblyScript } from "./compile-as.js";
 import { compileC } from "./compile-c.js";
 import { instrument } from "./instrument.js";
 import { linkWasmEdge } from "./wasmedge.js";
+import { recordInstrumented } from "./instrumented.js";
 
 /** What `wasm-fn build` records beside the module (`dist/<name>.json`) and in the OCI image. */
 export interface FunctionMetadata {
@@ -80,6 +81,7 @@ export async function buildFunction(dir: string, opts: BuildOptions = {}): Promi
   };
   await mkdir(dist, { recursive: true });
   await writeAtomic(wasmPath, wasm);
+  await recordInstrumented(wasm); // the shim then runs these bytes as they are (instrumented.ts)
   const wasmedgePath = wasmedge ? path.join(dist, `${config.name}.wasmedge.wasm`) : undefined;
   if (wasmedge && wasmedgePath) await writeAtomic(wasmedgePath, wasmedge);
   await writeAtomic(metadataPath, JSON.stringify(metadata, null, 2) + "\n");

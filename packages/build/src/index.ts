@@ -3,3 +3,4 @@ export { loadConfig, loadConfigFile, normalizeConfig, toBytes, toMs, CONFIG_FILE
 export { instrument } from "./instrument.js";
 export { BuildErrors } from "./errors.js";
 export { linkWasmEdge, adapterModule, adapterConfig } from "./wasmedge.js";
+export { ensureInstrumented, recordInstrumented } from "./instrumented.js";
