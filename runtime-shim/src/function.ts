@@ -1,7 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { availableParallelism } from "node:os";
-import { assertWasmBytes, checkAbiVersion, isWfnError, validateModule, WfnError } from "@wasm-fn/abi";
+import { assertWasmBytes, checkAbiVersion, validateModule, WfnError } from "@wasm-fn/abi";
 import { loadConfig, normalizeConfig, type FunctionConfig } from "@wasm-fn/build/config";
 import { ShimErrors } from "./errors.js";
 import { chooseFresh, type FreshStrategy } from "./instance/fresh.js";
@@ -61,20 +61,24 @@ export async function readFunction(src: FunctionSource): Promise<LoadedCode> {
 /** Compiles and checks a module: Wasm magic, ABI imports/exports, memory cap, ABI version (by a first instance). */
 export async function compileFunction(code: LoadedCode, host: HostCalls): Promise<WebAssembly.Module> {
   assertWasmBytes(code.wasm, code.origin);
-  let wasm = capMemory(code.wasm, code.config.limits.memoryPages, code.origin);
-  try {
-    validateModule(await WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>), code.origin);
-  } catch (e) {
-    if (isWfnError(e)) throw e;
-    throw new WfnError("WFN_NOT_WASM", `${code.origin} is not a valid WebAssembly module: ${(e as Error).message}`, { status: 400 });
-  }
   // Fuel checks are trusted only in bytes this machine's toolchain instrumented (a module may import
   // wfn.interrupt and never call it): any other module gets them added here, once, cached by hash.
   const { ensureInstrumented } = await import("@wasm-fn/build/instrumented");
-  wasm = (await ensureInstrumented(wasm)).bytes;
+  let bytes: Uint8Array;
+  try {
+    bytes = (await ensureInstrumented(code.wasm)).bytes;
+  } catch (e) {
+    throw new WfnError("WFN_NOT_WASM", `${code.origin} is not a valid WebAssembly module: ${(e as Error).message}`, { status: 400 });
+  }
+  const capped = capMemory(bytes, code.config.limits.memoryPages, code.origin);
   // Fresh isolation may reset instances: export the mutable globals so a reset can restore them (snapshot.ts).
-  const forFresh = code.config.isolation === "fresh" ? exportMutableGlobals(wasm) : null;
-  const mod = await WebAssembly.compile((forFresh?.bytes ?? wasm) as Uint8Array<ArrayBuffer>);
+  const forFresh = code.config.isolation === "fresh" ? exportMutableGlobals(capped) : null;
+  let mod: WebAssembly.Module;
+  try {
+    mod = await WebAssembly.compile((forFresh?.bytes ?? capped) as Uint8Array<ArrayBuffer>);
+  } catch (e) {
+    throw new WfnError("WFN_NOT_WASM", `${code.origin} is not a valid WebAssembly module: ${(e as Error).message}`, { status: 400 });
+  }
   validateModule(mod, code.origin);
   const probe = new Instance(mod, host, { timeoutMs: code.config.limits.timeoutMs, maxMemoryPages: code.config.limits.memoryPages }, code.origin);
   checkAbiVersion(probe.init(), code.origin);
