@@ -63,6 +63,8 @@ export async function compileFunction(code: LoadedCode, host: HostCalls): Promis
   assertWasmBytes(code.wasm, code.origin);
   // Fuel checks are trusted only in bytes this machine's toolchain instrumented (a module may import
   // wfn.interrupt and never call it): any other module gets them added here, once, cached by hash.
+  // Memory forms the cap cannot hold are refused before anything else reads the module.
+  capMemory(code.wasm, code.config.limits.memoryPages, code.origin);
   const { ensureInstrumented } = await import("@wasm-fn/build/instrumented");
   let bytes: Uint8Array;
   try {
