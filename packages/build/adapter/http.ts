@@ -191,18 +191,26 @@ export function dechunk(p: usize, n: i32, out: Buf, limit: i64): i32 {
     }
     if (i >= n) return 0;
     if (digits == 0) return -1;
-    // chunk extensions up to CRLF
+    // chunk extensions (";name=value", after optional whitespace) up to CRLF; a bare LF is malformed
+    const after = <i32>load<u8>(p + <usize>i);
+    if (after != 59 && after != 32 && after != 9 && after != 13) return -1;
     while (i < n && load<u8>(p + <usize>i) != 10) i++;
     if (i >= n) return 0;
+    if (load<u8>(p + <usize>(i - 1)) != 13) return -1;
     i++;
     if (size == 0) {
-      // trailers until an empty line
+      // trailer fields ("name: value" CRLF) until an empty line (CRLF); anything else is malformed,
+      // not the end of the body: the bytes after it must not be read as the next request
       while (true) {
         const ls = i;
         while (i < n && load<u8>(p + <usize>i) != 10) i++;
         if (i >= n) return 0;
         i++;
-        if (i - ls <= 2) return i;
+        if (i - ls < 2 || load<u8>(p + <usize>(i - 2)) != 13) return -1;
+        if (i - ls == 2) return i;
+        let colon = false;
+        for (let k = ls; k < i - 2; k++) if (load<u8>(p + <usize>k) == 58) { colon = true; break; }
+        if (!colon) return -1;
       }
     }
     if (<i64>out.len + size > limit) return -2;

@@ -454,14 +454,41 @@ function clockSub(i: i32, ns: u64): void {
   store<u64>(s + 24, ns);
 }
 
+/** Between requests with nothing to send: a keep-alive connection that can be closed without losing anything. */
+function idle(c: Conn): bool { return !c.dead && c.startNs == 0 && c.rbuf.len == 0 && c.wpos >= c.wbuf.len; }
+
+function anyIdle(): bool {
+  for (let i = 0; i < conns.length; i++) if (idle(conns[i])) return true;
+  return false;
+}
+/**
+ * At MAX_CONNS, closes the longest-idle keep-alive connection to make room for a new one (as nginx
+ * does), so idle connections cannot lock every new client out until they reach IDLE_NS; false
+ * when every connection is in the middle of a request.
+ */
+function evictIdle(): bool {
+  let best = -1;
+  for (let i = 0; i < conns.length; i++) {
+    const c = conns[i];
+    if (idle(c) && (best < 0 || c.lastNs < conns[best].lastNs)) best = i;
+  }
+  if (best < 0) return false;
+  conns[best].dead = true; // closed at the end of this turn of the loop
+  return true;
+}
+
 function acceptAll(): void {
-  for (let k = 0; k < 64 && conns.length < MAX_CONNS; k++) {
+  let live = 0;
+  for (let i = 0; i < conns.length; i++) if (!conns[i].dead) live++;
+  for (let k = 0; k < 64; k++) {
+    if (live >= MAX_CONNS && !anyIdle()) return;
     const e = sock_accept_v2(listenFd, 0, nev);
     if (e == 0) fd_fdstat_set_flags(<i32>load<u32>(nev), FDFLAGS_NONBLOCK);
     if (e == ERRNO_AGAIN || e != 0) return;
     const c = new Conn();
     c.fd = <i32>load<u32>(nev);
     c.lastNs = now();
+    if (live >= MAX_CONNS) evictIdle(); else live++;
     conns.push(c);
   }
 }
@@ -477,7 +504,7 @@ export function serve(port: i32): void {
     const n = conns.length;
     ensureSlots(n + 2);
     let k = 0;
-    if (n < MAX_CONNS) sub(k++, 1, net.EV_READ, listenFd);
+    if (n < MAX_CONNS || anyIdle()) sub(k++, 1, net.EV_READ, listenFd);
     for (let i = 0; i < n; i++) {
       const c = conns[i];
       sub(k++, <u64>(i + 2), c.wpos < c.wbuf.len ? net.EV_WRITE : net.EV_READ, c.fd);
