@@ -11,6 +11,8 @@ export const ShimErrors = {
   WORKER_LOST: "WFN_WORKER_LOST",
   BODY_TOO_LARGE: "WFN_BODY_TOO_LARGE",
   RESPONSE_TOO_LARGE: "WFN_RESPONSE_TOO_LARGE",
+  /** The guest's answer is not one the gateway passes on (e.g. a 1xx status). */
+  BAD_RESPONSE: "WFN_BAD_RESPONSE",
   BAD_REQUEST: "WFN_BAD_REQUEST",
   NOT_FOUND: "WFN_ROUTE_NOT_FOUND",
   LOAD: "WFN_LOAD",

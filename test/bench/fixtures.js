@@ -128,7 +128,7 @@ async function toolchain() {
   if (toolchainHash) return toolchainHash;
   const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..", "..");
   const h = createHash("sha256");
-  for (const dir of [path.join(root, "packages", "sdk", "assembly"), path.join(root, "packages", "build", "dist"), path.join(root, "packages", "abi", "dist")]) {
+  for (const dir of [path.join(root, "packages", "sdk", "assembly"), path.join(root, "packages", "build", "adapter"), path.join(root, "packages", "build", "dist"), path.join(root, "packages", "abi", "dist")]) {
     const files = (await readdir(dir).catch(() => [])).filter((f) => f.endsWith(".ts") || f.endsWith(".js")).sort();
     for (const f of files) h.update(f).update(await readFile(path.join(dir, f)));
   }

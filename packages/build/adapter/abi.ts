@@ -34,6 +34,7 @@ export function beginInvocation(): void {
   resBody.clear();
   resContentType.clear();
   resTooLarge = false;
+  resHeaderCount = 0;
   hasPending = false;
   pending.clear();
   deadline = now() + <u64>timeoutMs * 1000000;
@@ -104,10 +105,16 @@ export function request_header(namePtr: u32, nameLen: u32, buf: u32, cap: u32): 
 }
 
 export function response_status(status: i32): void {
-  resStatus = status >= 100 && status <= 999 ? status : 500;
+  resStatus = status; // checked when the answer is sent: 200-599 only (server.ts)
 }
 
+let resHeaderCount = 0;
+const MAX_RESPONSE_HEADERS = 100;
+
 export function response_header(np: u32, nl: u32, vp: u32, vl: u32): void {
+  // Headers count against limits.responseBody with the body, and their number is bounded.
+  if (resHeaderCount >= MAX_RESPONSE_HEADERS || <i64>resHeaders.len + <i64>resBody.len + <i64>nl + <i64>vl + 4 > responseBytes) { resTooLarge = true; return; }
+  resHeaderCount++;
   const n = fromGuest(np, nl, "response_header");
   const v = fromGuest(vp, vl, "response_header");
   if (n.length == 0) return;
@@ -118,14 +125,16 @@ export function response_header(np: u32, nl: u32, vp: u32, vl: u32): void {
   for (let i = 0; i < v.length; i++) { const c = v[i]; if (c == 13 || c == 10 || c == 0) return; }
   const name = String.UTF8.decodeUnsafe(n.dataStart, n.length).toLowerCase();
   // the host frames the body itself
-  if (name == "content-length" || name == "transfer-encoding" || name == "connection" || name == "x-request-id") return;
+  // the host owns the framing and the client's connection: framing and hop-by-hop headers are dropped
+  if (name == "content-length" || name == "transfer-encoding" || name == "connection" || name == "keep-alive" || name == "proxy-connection" ||
+    name == "upgrade" || name == "te" || name == "trailer" || name == "proxy-authenticate" || name == "proxy-authorization" || name == "x-request-id") return;
   if (name == "content-type") { resContentType.clear(); resContentType.bytes(v); }
   resHeaders.bytes(n).byte(58).byte(32).bytes(v).byte(13).byte(10);
 }
 
 export function response_body(ptr: u32, len: u32): void {
   checkRange(ptr, len, "response_body");
-  if (<i64>resBody.len + <i64>len > responseBytes) { resTooLarge = true; return; }
+  if (<i64>resHeaders.len + <i64>resBody.len + <i64>len > responseBytes) { resTooLarge = true; return; }
   resBody.reserve(<i32>len);
   if (len > 0) from_guest(resBody.ptr + <usize>resBody.len, ptr, len);
   resBody.len += <i32>len;

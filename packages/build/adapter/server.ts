@@ -170,6 +170,12 @@ function serveFunction(c: Conn): void {
     finishRequest(500, "WFN_RESPONSE_TOO_LARGE");
     return;
   }
+  if (resStatus < 200 || resStatus > 599) {
+    // 1xx (101 above all) would turn the client's connection into a tunnel through the host
+    respondError(c, 500, "WFN_BAD_RESPONSE", fnName + " answered status " + resStatus.toString() + "; a function answers 200-599");
+    finishRequest(500, "WFN_BAD_RESPONSE");
+    return;
+  }
   respond(c, resStatus, "", resBody.ptr, resBody.len, resHeaders);
   finishRequest(resStatus, resStatus >= 500 ? "WFN_FUNCTION_ERROR" : "");
 }

@@ -126,14 +126,19 @@ export class Gateway {
   }
 
   private send(res: ServerResponse, r: InvocationResult, requestId: string, fn: string): void {
-    const status = r.status >= 100 && r.status <= 599 ? r.status : 500;
+    // A final status only: 1xx (101 Switching Protocols above all) would let a guest turn the
+    // client's connection into a tunnel through the shim.
+    if (r.status < 200 || r.status > 599) throw new WfnError(ShimErrors.BAD_RESPONSE, `${fn} answered status ${r.status}; a function answers 200-599`);
+    const status = r.status;
     // One flat [name, value, ...] list straight into writeHead: Node's fastest header path (no
     // per-header map as with setHeader/appendHeader); it still validates every name and value.
     const flat: string[] = [];
     // The gateway owns the framing: a guest's own content-length or transfer-encoding would let it
     // split the response on a keep-alive connection (both names are 14 and 17 characters long).
+    // Hop-by-hop headers (Connection, Upgrade, ...) describe the client's connection, which the
+    // gateway owns; so do the framing headers.
     for (const [k, v] of r.headers) {
-      if ((k.length === 14 || k.length === 17) && FRAMING.has(k.toLowerCase())) continue;
+      if (k.length <= 19 && HOP_BY_HOP.has(k.toLowerCase())) continue;
       flat.push(k, v);
     }
     flat.push("x-request-id", requestId, "content-length", String(r.body.length));
@@ -150,4 +155,4 @@ export class Gateway {
 }
 
 const EMPTY = Buffer.alloc(0);
-const FRAMING = new Set(["content-length", "transfer-encoding"]);
+const HOP_BY_HOP = new Set(["content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection", "upgrade", "te", "trailer", "proxy-authenticate", "proxy-authorization", "x-request-id"]);

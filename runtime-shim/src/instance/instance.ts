@@ -73,6 +73,9 @@ const EMPTY = new Uint8Array(0);
  *
  * The common case (no host I/O) is synchronous end to end: `invoke` returns the result, not a promise.
  */
+/** The most headers a guest may set on one response. */
+export const MAX_RESPONSE_HEADERS = 100;
+
 export class Instance implements Runner {
   broken = false;
   uses = 0;
@@ -249,7 +252,16 @@ export class Instance implements Runner {
       request_get: (field, buf, cap) => this.copyOut(this.inv!.field(field), buf, cap),
       request_header: (np, nl, buf, cap) => this.copyOut(this.inv!.header(this.text(np, nl)), buf, cap),
       response_status: (status) => { this.inv!.status = status; },
-      response_header: (np, nl, vp, vl) => { this.inv!.headers.push([this.text(np, nl), this.text(vp, vl)]); },
+      response_header: (np, nl, vp, vl) => {
+        const inv = this.inv!;
+        // Headers count against limits.responseBody too, and their number is bounded: checked
+        // before the host copies anything out of the guest.
+        if (inv.headers.length >= MAX_RESPONSE_HEADERS || nl + vl + 4 > inv.maxResponseBytes - inv.size) {
+          throw new WfnError(ShimErrors.RESPONSE_TOO_LARGE, `${this.source} wrote response headers over its limits (at most ${MAX_RESPONSE_HEADERS} headers, counted with the body against limits.responseBody of ${inv.maxResponseBytes} bytes)`, { status: 500 });
+        }
+        inv.size += nl + vl + 4;
+        inv.headers.push([this.text(np, nl), this.text(vp, vl)]);
+      },
       response_body: (ptr, len) => {
         const inv = this.inv!;
         // Checked before allocating: a huge `len` must not make the host allocate it first.
