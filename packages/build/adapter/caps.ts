@@ -440,24 +440,38 @@ function configGet(args: Array<Uint8Array>): i32 {
 }
 
 // ---- outbound HTTP (deny by default: permissions.hosts) ----
-export function hostAllowed(host: string, port: i32): bool {
+/**
+ * The permissions.hosts entry that grants host:port: 0 none, 1 an entry without a port (grants 80
+ * and 443 only), 2 an entry that names the port ("host:8080", "host:*"), which internal addresses need.
+ */
+export function hostGrant(host: string, port: i32): i32 {
+  let found = 0;
   for (let i = 0; i < hosts.length; i++) {
     let e = hosts[i].trim();
     if (e.startsWith("http://")) e = e.substring(7);
     else if (e.startsWith("https://")) e = e.substring(8);
     const slash = e.indexOf("/");
     if (slash >= 0) e = e.substring(0, slash);
-    if (e == "*") return true;
     let h = e;
     let p = "";
     const colon = e.lastIndexOf(":");
     if (colon > 0 && !e.endsWith("]")) { h = e.substring(0, colon); p = e.substring(colon + 1); }
     if (h.startsWith("[") && h.endsWith("]")) h = h.substring(1, h.length - 1);
-    if (p.length > 0 && p != port.toString()) continue;
-    if (h == host) return true;
-    if (h.startsWith("*.") && host.endsWith(h.substring(1)) && host.length > h.length - 1) return true;
+    if (p.length == 0 ? port != 80 && port != 443 : p != "*" && p != port.toString()) continue;
+    const ok = h == "*" || h == host || (h.startsWith("*.") && host.endsWith(h.substring(1)) && host.length > h.length - 1);
+    if (!ok) continue;
+    if (p.length > 0) return 2;
+    found = 1;
   }
-  return false;
+  return found;
+}
+
+/** Loopback, link-local (cloud metadata), private, shared, unspecified, multicast: ip as parseIPv4 gives it (a.b.c.d in memory order). */
+function internalIPv4(ip: u32): bool {
+  const a = ip & 255;
+  const b = (ip >> 8) & 255;
+  return a == 0 || a == 10 || a == 127 || (a == 100 && b >= 64 && b < 128) || (a == 169 && b == 254) || (a == 172 && b >= 16 && b < 32) ||
+    (a == 192 && b == 168) || (a == 192 && b == 0 && ((ip >> 16) & 255) == 0) || (a == 198 && (b == 18 || b == 19)) || a >= 224;
 }
 
 function httpFetch(args: Array<Uint8Array>): i32 {
@@ -482,11 +496,16 @@ function httpFetch(args: Array<Uint8Array>): i32 {
     host = host.substring(0, colon);
     if (port <= 0 || port > 65535) return fail(INVALID_ARGUMENT, "http.fetch: '" + url + "' has an invalid port");
   }
-  if (!hostAllowed(host, port)) {
+  const grant = hostGrant(host, port);
+  if (grant == 0) {
     return fail(DENIED, "http.fetch to " + authority + " is denied: function '" + fnName + "' may reach only the hosts in its config; add \"" + authority + "\" to permissions.hosts in its wasm-fn.yaml");
   }
+  // resolved once: the connection goes to the address checked here
   const ip = resolve(host.startsWith("[") ? host.substring(1, host.length - 1) : host);
   if (ip == 0xffffffff) return fail(UNAVAILABLE, "http.fetch " + url + ": cannot resolve " + host);
+  if (grant != 2 && internalIPv4(ip)) {
+    return fail(DENIED, "http.fetch to " + authority + " is denied: it resolves to a loopback, link-local or private address (where the sidecar and this host's routes live); function '" + fnName + "' may reach it only through a permissions.hosts entry that names the host with its port, e.g. \"" + host + ":" + port.toString() + "\"");
+  }
   // guest headers: "name: value\n" lines -> CRLF lines; Host and framing are the adapter's
   const extra = new Buf(256);
   const lines = args[2];

@@ -35,6 +35,10 @@ describe("http capability (deny by default)", () => {
     expect(hostAllowed(u("http://[::1]:80/"), ["[::1]"])).toBe(true);
     expect(hostAllowed(u("https://anything.test/"), ["*"])).toBe(true);
     expect(hostAllowed(u("https://anything.test/"), [])).toBe(false);
+    // an entry without a port grants 80 and 443 only
+    expect(hostAllowed(u("http://api.example.com:8080/"), ["api.example.com"])).toBe(false);
+    expect(hostAllowed(u("http://api.example.com:8080/"), ["api.example.com:*"])).toBe(true);
+    expect(hostAllowed(u("http://api.example.com:8080/"), ["*"])).toBe(false);
   });
 
   it("denies a host not granted, naming it and the config key", () => {
@@ -56,18 +60,18 @@ describe("http capability (deny by default)", () => {
   });
 
   it("a malformed method or header is INVALID_ARGUMENT, not UNAVAILABLE", async () => {
-    const ctx = ctxFor(["127.0.0.1"]);
+    const ctx = ctxFor([`127.0.0.1:${port}`]);
     await expect(httpCapability().handle(Op.HTTP_FETCH, encodeList(["GE T", `http://127.0.0.1:${port}/echo`, "", ""]), ctx)).rejects.toMatchObject({ code: ErrorCode.INVALID_ARGUMENT });
     await expect(httpCapability().handle(Op.HTTP_FETCH, encodeList(["GET", `http://127.0.0.1:${port}/echo`, "transfer-encoding: chunked\n", ""]), ctx)).rejects.toMatchObject({ code: ErrorCode.INVALID_ARGUMENT });
   });
 
   it("does not follow redirects (an allowed host cannot bounce a guest elsewhere)", async () => {
-    const r = decodeList(await httpCapability().handle(Op.HTTP_FETCH, encodeList(["GET", `http://127.0.0.1:${port}/redirect`, "", ""]), ctxFor(["127.0.0.1"])));
+    const r = decodeList(await httpCapability().handle(Op.HTTP_FETCH, encodeList(["GET", `http://127.0.0.1:${port}/redirect`, "", ""]), ctxFor([`127.0.0.1:${port}`])));
     expect(text(r[0])).toBe("302");
   });
 
   it("times out, caps the body, and refuses other schemes", async () => {
-    const ctx = ctxFor(["127.0.0.1"]);
+    const ctx = ctxFor([`127.0.0.1:${port}`]);
     await expect(httpCapability({ timeoutMs: 200 }).handle(Op.HTTP_FETCH, encodeList(["GET", `http://127.0.0.1:${port}/slow`, "", ""]), ctx)).rejects.toMatchObject({ code: ErrorCode.TIMEOUT });
     await expect(httpCapability({ maxResponseBytes: 1024 }).handle(Op.HTTP_FETCH, encodeList(["GET", `http://127.0.0.1:${port}/big`, "", ""]), ctx)).rejects.toMatchObject({ code: ErrorCode.TOO_LARGE });
     expect(() => httpCapability().handle(Op.HTTP_FETCH, encodeList(["GET", "file:///etc/passwd", "", ""]), ctx)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));

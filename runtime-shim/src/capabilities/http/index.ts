@@ -1,3 +1,5 @@
+import { lookup } from "node:dns/promises";
+import { BlockList, isIP } from "node:net";
 import type { Agent, Dispatcher } from "undici";
 import { encodeList, ErrorCode, Op } from "@wasm-fn/abi";
 import { CapabilityError } from "../../instance/instance.js";
@@ -13,8 +15,12 @@ export interface HttpCapabilityOptions {
 
 /**
  * Outbound HTTP through undici, denied by default: a function reaches only the hosts listed in
- * its `permissions.hosts` ("api.example.com", "api.example.com:8443", "*.example.com", or "*").
- * Redirects are not followed, so an allowed host cannot bounce a guest to a denied one.
+ * its `permissions.hosts` ("api.example.com" = ports 80 and 443, "api.example.com:8443",
+ * "127.0.0.1:*", "*.example.com", or "*"). Redirects are not followed, so an allowed host cannot
+ * bounce a guest to a denied one. The name is resolved before the check and the connection goes to
+ * the address that was checked (no DNS rebinding); loopback, link-local (cloud metadata), private
+ * and unspecified addresses, where the shim's own admin API, metrics and Dapr routes live, are
+ * reached only through an entry that names the host with a port.
  *
  * @example new CapabilityRouter([httpCapability({ timeoutMs: 5000 })])
  */
@@ -23,7 +29,14 @@ export function httpCapability(opts: HttpCapabilityOptions = {}): Capability {
   const maxBytes = opts.maxResponseBytes ?? 16 * 1024 * 1024;
   // undici is loaded on the first fetch: most functions never make one, and `wasm-fn run` starts faster without it.
   let agent: Promise<Agent> | null = null;
-  const getAgent = () => (agent ??= import("undici").then((u) => new u.Agent({ keepAliveTimeout: 4000, connect: { timeout: timeoutMs } })));
+  // Connections go to the addresses checkAllowed approved for the host, never to a fresh lookup.
+  const approved = new Map<string, { address: string; family: number }[]>();
+  const pinnedLookup = (host: string, o: { all?: boolean }, cb: (e: Error | null, a: unknown, f?: number) => void) => {
+    const list = approved.get(host.replace(/^\[|\]$/g, "").toLowerCase());
+    if (!list || list.length === 0) { cb(Object.assign(new Error(`${host} was not checked`), { code: "ENOTFOUND" }), undefined); return; }
+    if (o?.all) cb(null, list); else cb(null, list[0]!.address, list[0]!.family);
+  };
+  const getAgent = () => (agent ??= import("undici").then((u) => new u.Agent({ keepAliveTimeout: 4000, connect: { timeout: timeoutMs, lookup: pinnedLookup as never } })));
   return {
     name: "http",
     ops: [Op.HTTP_FETCH],
@@ -31,8 +44,11 @@ export function httpCapability(opts: HttpCapabilityOptions = {}): Capability {
       const a = new Args(bytes, "http.fetch").need(2, "method, url, headers, body");
       const method = (a.str(0) || "GET").toUpperCase();
       const url = parseUrl(a.str(1));
-      checkAllowed(url, ctx);
-      return fetchOnce(getAgent(), method, url, parseHeaders(a.str(2)), a.bytes(3), timeoutMs, maxBytes);
+      const explicit = checkAllowed(url, ctx);
+      return resolveChecked(url, explicit, ctx).then((addrs) => {
+        approved.set(url.hostname.replace(/^\[|\]$/g, "").toLowerCase(), addrs);
+        return fetchOnce(getAgent(), method, url, parseHeaders(a.str(2)), a.bytes(3), timeoutMs, maxBytes);
+      });
     },
   };
 }
@@ -46,27 +62,69 @@ function parseUrl(raw: string): URL {
   return url;
 }
 
-/** True when a permissions.hosts entry grants this URL's host (and port, when the entry names one). */
+/** True when a permissions.hosts entry grants this URL's host (and port). */
 export function hostAllowed(url: URL, allowed: readonly string[]): boolean {
-  const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, "");
-  const port = url.port || (url.protocol === "https:" ? "443" : "80");
-  for (const raw of allowed) {
-    const entry = raw.trim().toLowerCase().replace(/^https?:\/\//, "").replace(/\/.*$/, "");
-    if (entry === "*") return true;
-    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(entry);
-    if (!m) continue;
-    const h = m[1]!.replace(/^\[|\]$/g, "");
-    if (m[2] !== undefined && m[2] !== port) continue;
-    if (h === host) return true;
-    if (h.startsWith("*.") && host.endsWith(h.slice(1)) && host.length > h.length - 1) return true;
-  }
-  return false;
+  return grantFor(url, allowed) !== null;
 }
 
-function checkAllowed(url: URL, ctx: CallContext): void {
-  if (hostAllowed(url, ctx.fn.permissions.hosts)) return;
+/**
+ * The entry that grants this URL: "explicit" when it names the port ("host:8080", "host:*"), which
+ * internal addresses need. An entry without a port grants the scheme's default port only (80/443).
+ */
+function grantFor(url: URL, allowed: readonly string[]): { explicit: boolean } | null {
+  const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, "");
+  const port = url.port || (url.protocol === "https:" ? "443" : "80");
+  let found: { explicit: boolean } | null = null;
+  for (const raw of allowed) {
+    const entry = raw.trim().toLowerCase().replace(/^https?:\/\//, "").replace(/\/.*$/, "");
+    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+|\*))?$/.exec(entry);
+    if (!m) continue;
+    const h = m[1]!.replace(/^\[|\]$/g, "");
+    const p = m[2];
+    if (p === undefined ? port !== "80" && port !== "443" : p !== "*" && p !== port) continue;
+    const hostOk = h === "*" || h === host || (h.startsWith("*.") && host.endsWith(h.slice(1)) && host.length > h.length - 1);
+    if (!hostOk) continue;
+    if (p !== undefined) return { explicit: true };
+    found = { explicit: false };
+  }
+  return found;
+}
+
+function checkAllowed(url: URL, ctx: CallContext): boolean {
+  const grant = grantFor(url, ctx.fn.permissions.hosts);
+  if (grant) return grant.explicit;
   const host = url.host;
   throw new CapabilityError(ErrorCode.DENIED, `http.fetch to ${host} is denied: function '${ctx.fn.name}' may reach only the hosts in its config; add "${host}" to permissions.hosts in its wasm-fn.yaml`);
+}
+
+/** Loopback, link-local (incl. 169.254.169.254, cloud metadata), private, shared, unspecified and multicast ranges. */
+const INTERNAL = new BlockList();
+for (const [net, bits] of [["0.0.0.0", 8], ["10.0.0.0", 8], ["100.64.0.0", 10], ["127.0.0.0", 8], ["169.254.0.0", 16], ["172.16.0.0", 12], ["192.0.0.0", 24], ["192.168.0.0", 16], ["198.18.0.0", 15], ["224.0.0.0", 3]] as const) INTERNAL.addSubnet(net, bits, "ipv4");
+for (const [net, bits] of [["::", 128], ["::1", 128], ["fc00::", 7], ["fe80::", 10], ["ff00::", 8], ["64:ff9b::", 96]] as const) INTERNAL.addSubnet(net, bits, "ipv6");
+
+/** True for an address a guest may reach only through an entry that names its port. */
+export function internalAddress(address: string, family = isIP(address)): boolean {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return INTERNAL.check(mapped[1]!, "ipv4");
+  return INTERNAL.check(address, family === 6 ? "ipv6" : "ipv4");
+}
+
+/** Resolves the host once; an internal address needs an entry that names the port. */
+async function resolveChecked(url: URL, explicit: boolean, ctx: CallContext): Promise<{ address: string; family: number }[]> {
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  let addrs: { address: string; family: number }[];
+  const fam = isIP(host);
+  if (fam) addrs = [{ address: host, family: fam }];
+  else {
+    try { addrs = await lookup(host, { all: true, verbatim: true }); } catch (e) {
+      throw new CapabilityError(ErrorCode.UNAVAILABLE, `http.fetch: cannot resolve ${host}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  const inside = addrs.filter((a) => internalAddress(a.address, a.family));
+  if (inside.length > 0 && !explicit) {
+    throw new CapabilityError(ErrorCode.DENIED, `http.fetch to ${url.host} is denied: it resolves to ${inside[0]!.address}, a loopback, link-local or private address (where this host's admin API, metrics and Dapr routes live); function '${ctx.fn.name}' may reach it only through a permissions.hosts entry that names the host with its port, e.g. "${host}:${url.port || (url.protocol === "https:" ? "443" : "80")}"`);
+  }
+  return addrs;
 }
 
 function parseHeaders(lines: string): Record<string, string> {
