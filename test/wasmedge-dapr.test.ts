@@ -1,7 +1,8 @@
 // The Dapr examples with every function in WasmEdge: the image's entrypoint run by the real
 // `wasmedge`, each process beside its own real daprd (as a pod with a sidecar), real Redis,
 // Mosquitto and Prometheus Pushgateway. Capability calls go from inside the Wasm sandbox to daprd's
-// HTTP API; async functions are Dapr apps (GET /dapr/subscribe, topic routes).
+// HTTP API (its gRPC API for bindings and for state bytes the HTTP API would re-encode); async
+// functions are Dapr apps (GET /dapr/subscribe, topic routes).
 import { execFile } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
@@ -29,7 +30,7 @@ const running: { stop(): Promise<void> }[] = [];
  * DAPR_API_TOKEN for both (daprd then refuses API calls without the dapr-api-token header);
  * `fnToken` overrides what the function is given.
  */
-async function pod(dir: string, name: string, appId: string, opts: { token?: string; fnToken?: string } = {}): Promise<{ fn: WasmEdgeProc; dapr: Daprd; url: string }> {
+async function pod(dir: string, name: string, appId: string, opts: { token?: string; fnToken?: string; resourcesPath?: string } = {}): Promise<{ fn: WasmEdgeProc; dapr: Daprd; url: string }> {
   const [daprHttp, daprGrpc] = [await freePort(), await freePort()];
   const fnToken = opts.fnToken ?? opts.token;
   const fn = await startWasmEdge(`${dir}/dist/${name}.wasmedge.wasm`, { env: { DAPR_HTTP_PORT: String(daprHttp), DAPR_GRPC_PORT: String(daprGrpc), ...(fnToken ? { DAPR_API_TOKEN: fnToken } : {}) } });
@@ -40,7 +41,7 @@ async function pod(dir: string, name: string, appId: string, opts: { token?: str
   if (opts.token) process.env.DAPR_API_TOKEN = opts.token; else delete process.env.DAPR_API_TOKEN;
   let dapr: Daprd;
   try {
-    dapr = await startDaprd({ appId, appPort: fn.port, resourcesPath: resources, httpPort: daprHttp, grpcPort: daprGrpc });
+    dapr = await startDaprd({ appId, appPort: fn.port, resourcesPath: opts.resourcesPath ?? resources, httpPort: daprHttp, grpcPort: daprGrpc });
   } finally {
     if (saved === undefined) delete process.env.DAPR_API_TOKEN; else process.env.DAPR_API_TOKEN = saved;
   }
@@ -156,7 +157,10 @@ describe("DAPR_API_TOKEN: the function authenticates to a daprd that requires a 
 
 describe("state bytes: what a function in WasmEdge saves is what every reader gets", () => {
   it("values daprd's HTTP API would re-encode keep their bytes (probe, daprd's HTTP API and Redis agree)", async () => {
-    const p = await pod("test/fixtures/dapr-probe", "dapr-probe", "probe-bytes");
+    // Only the state store: with the pubsub component this daprd would subscribe the probe to topic
+    // "probe", a Redis stream named "probe", which the ABI suite's state.get("probe") then hits.
+    const stateOnly = writeResources([{ name: "statestore", type: "state.redis", metadata: { redisHost: redis.address, keyPrefix: "none" } }]);
+    const p = await pod("test/fixtures/dapr-probe", "dapr-probe", "probe-bytes", { resourcesPath: stateOnly });
     const values = [
       "200", "-7", "true", "null", '"plain"', // one JSON value that reads back the same: HTTP API
       "007", "1.50", "1e3", " 42", '{ "b": 2, "a": 1 }', '["x",  1]', '"<tag> & \\u0041"', '"é"', // JSON, but not as Go prints it
@@ -180,6 +184,10 @@ describe("state bytes: what a function in WasmEdge saves is what every reader ge
 // state store is Redis behind the function's own daprd.
 let probe: { url: string } | undefined;
 describe("ABI v1 conformance in WasmEdge with a sidecar", () => {
-  beforeAll(async () => { probe = await pod("test/fixtures/abi-probe", "abi-probe", "abi-probe"); }, 60_000);
+  beforeAll(async () => {
+    // Its own key prefix: the probe's state key "probe" must not meet the dapr-probe's Redis stream "probe".
+    const own = writeResources([{ name: "statestore", type: "state.redis", metadata: { redisHost: redis.address, keyPrefix: "conformance" } }]);
+    probe = await pod("test/fixtures/abi-probe", "abi-probe", "abi-probe", { resourcesPath: own });
+  }, 60_000);
   abiConformance("WasmEdge adapter + daprd + Redis", () => ({ url: probe!.url, stateBackend: true }));
 });
