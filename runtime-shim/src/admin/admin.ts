@@ -60,7 +60,11 @@ async function handle(target: AdminTarget, log: Logger, req: IncomingMessage, re
     if (!isLoopback(req.socket.remoteAddress) || !loopbackHost(req.headers.host) || req.headers.origin !== undefined) {
       throw new WfnError("WFN_ADMIN_FORBIDDEN", "the admin endpoint answers only loopback clients (127.0.0.1, ::1) that send a loopback Host and no Origin", { status: 403 });
     }
-    const parts = path.slice(PREFIX.length).split("/").map(decodeURIComponent);
+    const parts = path.slice(PREFIX.length).split("/").map((seg) => {
+      try { return decodeURIComponent(seg); } catch {
+        throw new WfnError("WFN_BAD_REQUEST", `the admin path '${path.slice(0, 200)}' has malformed percent-encoding`, { status: 400 });
+      }
+    });
     if (parts[0] !== "functions") throw notFound(path);
     if (parts.length === 1 || (parts.length === 2 && parts[1] === "")) {
       if (req.method !== "GET") throw badMethod("GET");
