@@ -7,7 +7,7 @@ import type { LocalApps } from "../capabilities/invoke/index.js";
 import type { ServedFunction } from "../function.js";
 import type { EventAttributes } from "../instance/invocation.js";
 import type { Logger } from "../logger.js";
-import { readBody, sendJson } from "./http-util.js";
+import { fromDaprd, readBody, sendJson } from "./http-util.js";
 import type { ExtraRoute } from "./server.js";
 
 /** One async input of a function: a pubsub topic or an input binding. */
@@ -78,6 +78,11 @@ export class DaprApp {
    * for every path it does not serve, so function requests pay nothing for it.
    */
   readonly route: ExtraRoute = (req, res, ctx) => {
+    if (!this.isDaprRoute(ctx.path)) return false;
+    if (!fromDaprd(req)) {
+      sendJson(res, 403, { error: { code: "WFN_DAPR_FORBIDDEN", message: "the Dapr app routes answer only daprd: the sidecar on this machine (a loopback client), or a client sending the APP_API_TOKEN this shim was started with as dapr-api-token" }, requestId: ctx.requestId });
+      return true;
+    }
     if (ctx.path === "/dapr/subscribe" && req.method === "GET") { sendJson(res, 200, this.subscriptions()); return true; }
     if (ctx.path === "/dapr/config" && req.method === "GET") { sendJson(res, 200, {}); return true; }
     if (ctx.path.startsWith(TOPIC_PREFIX) && req.method === "POST") {
@@ -93,6 +98,11 @@ export class DaprApp {
     if (req.method !== "POST" && req.method !== "PUT") return false;
     return this.onBinding(req, res, fns, ctx.path.slice(1)).then(() => true);
   };
+
+  /** Paths this app serves to daprd (synchronous: function requests pay one string check). */
+  private isDaprRoute(path: string): boolean {
+    return path.startsWith("/dapr/") || path.startsWith(TOPIC_PREFIX) || (this.bindings.size > 0 && this.bindings.has(path.slice(1)));
+  }
 
   /** Embedded backend: subscribe every topic on its in-process bus. Returns an unsubscribe. */
   attachBus(bus: LocalBus): () => void {

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { WfnError } from "@wasm-fn/abi";
 import { ShimErrors } from "../errors.js";
@@ -42,4 +43,21 @@ export function sendJson(res: ServerResponse, status: number, value: unknown, he
   const body = JSON.stringify(value);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers });
   res.end(body);
+}
+
+/**
+ * Whether a request comes from the Dapr sidecar: with APP_API_TOKEN set (daprd then sends it as
+ * `dapr-api-token` on every call to the app), the header must match; without it, only a loopback
+ * client (daprd beside the shim) counts. Deliveries, subscriptions and caller headers are trusted
+ * only from daprd.
+ */
+export function fromDaprd(req: IncomingMessage): boolean {
+  const token = process.env.APP_API_TOKEN;
+  if (token) {
+    const got = req.headers["dapr-api-token"];
+    if (typeof got !== "string" || got.length !== token.length) return false;
+    return timingSafeEqual(Buffer.from(got), Buffer.from(token));
+  }
+  const a = req.socket.remoteAddress;
+  return a !== undefined && (a === "::1" || a.startsWith("127.") || a.startsWith("::ffff:127."));
 }

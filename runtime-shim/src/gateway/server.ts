@@ -6,7 +6,7 @@ import { ShimErrors } from "../errors.js";
 import type { ServedFunction } from "../function.js";
 import type { InvocationResult } from "../instance/invocation.js";
 import type { Logger } from "../logger.js";
-import { readBody, sendError, sendJson } from "./http-util.js";
+import { fromDaprd, readBody, sendError, sendJson } from "./http-util.js";
 import { Router, type Routable } from "./router.js";
 
 /** A handler for non-function routes (/dapr/*, /metrics, /admin/*): returns true when it answered. */
@@ -108,6 +108,8 @@ export class Gateway {
         throw new WfnError(ShimErrors.BAD_REQUEST, `the path '${rest.slice(0, 100)}' has malformed percent-encoding`, { status: 400 });
       }
       const body = req.method === "GET" || req.method === "HEAD" ? EMPTY : await readBody(req, fn.config.limits.requestBytes);
+      // Caller headers say which app invoked this one: only daprd may set them.
+      if (req.headers["dapr-caller-app-id"] !== undefined && !fromDaprd(req)) { delete req.headers["dapr-caller-app-id"]; delete req.headers["dapr-caller-namespace"]; }
       const result = await fn.invoke({ requestId, method: req.method ?? "GET", path: rest, query, headers: req.headers, body });
       this.send(res, result, requestId, fn.name);
     } catch (e) {
