@@ -92,6 +92,8 @@ export async function startShim(opts: ShimOptions): Promise<RunningShim> {
     if (functions.some((f) => f.name === routed.name && f.namespace === routed.namespace)) {
       throw new WfnError("WFN_DUPLICATE_FUNCTION", `two functions are named ${routed.namespace}/${routed.name}; give one another name or namespace in its wasm-fn.yaml`);
     }
+    const clash = gateway.router.conflict(routed);
+    if (clash) { served.close(); throw routeConflict(clash); }
     gateway.router.add(routed);
     sources.set(routed, src);
     metrics?.track(routed);
@@ -104,6 +106,9 @@ export async function startShim(opts: ShimOptions): Promise<RunningShim> {
     const src = sources.get(fn)!;
     if (!wasm && src.kind === "bytes") throw new WfnError("WFN_SWAP_SOURCE", `${namespace}/${name} was pulled from ${src.origin}; PUT the new module to /admin/functions/${namespace}/${name}, or restart with the new reference`, { status: 409 });
     const code = wasm ? { config: fn.config, wasm, origin: `${fn.origin} (uploaded)` } : await readFunction(src);
+    // Checked before anything changes: a refused swap leaves the old version serving on its routes.
+    const clash = gateway.router.conflict({ name: code.config.name, namespace: code.config.namespace, paths: code.config.triggers.http?.route?.paths ?? [], hostnames: code.config.triggers.http?.route?.hostnames ?? [] }, fn);
+    if (clash) throw routeConflict(clash);
     const calls = caps.forFunction({ name: code.config.name, namespace: code.config.namespace, appId: code.config.appId, permissions: code.config.permissions });
     const mod = await compileFunction(code, calls);
     const drained = fn.swap(code.config, mod, code.origin, calls);
@@ -147,6 +152,10 @@ export async function startShim(opts: ShimOptions): Promise<RunningShim> {
       for (const f of functions) f.close();
     },
   };
+}
+
+function routeConflict(clash: string): WfnError {
+  return new WfnError("WFN_ROUTE_CONFLICT", `${clash}: a function may not take another's traffic; change triggers.http.route in its wasm-fn.yaml`, { status: 409 });
 }
 
 function describeSource(src: FunctionSource): string {

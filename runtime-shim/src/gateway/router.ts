@@ -40,6 +40,31 @@ export class Router<T extends Routable> {
     this.prefixes = this.prefixes.filter((p) => p.target !== t);
   }
 
+  /**
+   * Why `t`'s routes would take traffic from another function, or null. Refused: the same custom path
+   * or hostname, a custom path inside or around another's (a nested prefix takes part of its traffic),
+   * a custom path that covers another function's `/{namespace}/{name}` or `/`, and a hostname that is
+   * another function's (custom or `{name}.{namespace}.{domain}`). `except` is the function being
+   * replaced by a hot swap.
+   */
+  conflict(t: Routable, except?: T): string | null {
+    const mine = (p: string) => p.replace(/\/+$/, "") || "/";
+    const within = (a: string, b: string) => a === b || a === "/" || b === "/" || b.startsWith(a + "/") || a.startsWith(b + "/");
+    const others = [...new Set(this.byNsName.values())].filter((o) => o !== except && !(o.namespace === t.namespace && o.name === t.name));
+    for (const o of others) {
+      const them = `${o.namespace}/${o.name}`;
+      for (const p of t.paths.map(mine)) {
+        for (const q of o.paths.map(mine)) if (within(p, q)) return `path ${p} of ${t.namespace}/${t.name} overlaps path ${q} of ${them}`;
+        const own = `/${o.namespace}/${o.name}`;
+        if (p === "/" || own === p || own.startsWith(p + "/") || p.startsWith(own + "/")) return `path ${p} of ${t.namespace}/${t.name} covers ${them}'s route ${own}`;
+      }
+      const theirHosts = [`${o.name}.${o.namespace}.${this.domain}`, ...o.hostnames].map((h) => h.toLowerCase());
+      const myHosts = [`${t.name}.${t.namespace}.${this.domain}`, ...t.hostnames].map((h) => h.toLowerCase());
+      for (const h of myHosts) if (theirHosts.includes(h)) return `hostname ${h} of ${t.namespace}/${t.name} is already ${them}'s`;
+    }
+    return null;
+  }
+
   /** Replaces a target in place (hot swap): same routes, new object. */
   replace(old: T, next: T): void {
     this.remove(old);
