@@ -7,6 +7,9 @@
  *   const ctd = await startContainerd();
  *   await ctd.ctr("images", "import", "--platform", "wasip1/wasm", "hello.oci.tar");
  *   await ctd.stop();
+ *   // Wasm containers (crun built with WasmEdge): startContainerd({ wasm: true }), then
+ *   // ctd.ctr(...wasmRunArgs({ crun, image, id, entry: "/hello.wasm", env: { PORT } })) and removeTask(ctd.ctr, id);
+ *   // ctrRunToFirst200(ctd, run, url) times one `ctr run -d` to its first 200. stop() kills tasks left running.
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -73,8 +76,75 @@ export async function startContainerd(opts: { wasm?: boolean } = {}): Promise<Co
         timeout: 60_000, maxBuffer: 16 << 20,
       }, (err, stdout, stderr) => (err ? reject(new Error(`ctr ${args.join(" ")} failed: ${stderr || err.message}`)) : resolve(stdout)));
     });
+  // Tasks left running (a failed test) would outlive containerd: their shims are not its children.
+  const killTasks = async (): Promise<void> => {
+    const ids = (await ctr("task", "ls", "-q").catch(() => "")).split("\n").map((l) => l.trim()).filter(Boolean);
+    for (const id of ids) await removeTask(ctr, id);
+  };
   return {
     address, ctr, logs: proc.logs, root: join(dir, "root"),
-    stop: async () => { await proc.stop(); await rm(dir, { recursive: true, force: true }); },
+    stop: async () => { await killTasks(); await proc.stop(); await rm(dir, { recursive: true, force: true }); },
   };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * SIGKILLs a task, waits (bounded, 5 s) until it is no longer running, and deletes the task and its
+ * container. Resolves true when the task was gone in time.
+ */
+export async function removeTask(ctr: ContainerdHandle["ctr"], id: string): Promise<boolean> {
+  await ctr("task", "kill", "-s", "SIGKILL", id).catch(() => undefined);
+  let gone = false;
+  for (let i = 0; i < 100 && !gone; i++) {
+    const line = (await ctr("task", "ls").catch(() => "")).split("\n").find((l) => l.split(/\s+/)[0] === id);
+    gone = !line || !/\bRUNNING\b/.test(line);
+    if (!gone) await sleep(50);
+  }
+  await ctr("task", "delete", id).catch(() => undefined);
+  await ctr("container", "delete", id).catch(() => undefined);
+  return gone;
+}
+
+export interface WasmRun {
+  /** crun built with WasmEdge (the kit's `bin/crun`). */
+  crun: string;
+  image: string;
+  /** Container id. */
+  id: string;
+  /** args[0]: the module inside the image, e.g. `/hello.wasm` (crun hands a `.wasm` to WasmEdge). */
+  entry: string;
+  env?: Record<string, string>;
+  /** `-d` (default) returns once the task started; false runs it in the foreground with --rm. */
+  detach?: boolean;
+}
+
+/**
+ * `ctr run` arguments for a Wasm container as a WasmEdge-enabled node runs it: runc shim with the
+ * WasmEdge crun as its binary, the compat-smart annotation, the host network (a WasmEdge socket
+ * server then listens on the host's loopback).
+ */
+export function wasmRunArgs(o: WasmRun): string[] {
+  return ["run", ...(o.detach === false ? ["--rm"] : ["-d"]), "--net-host", "--runtime", "io.containerd.runc.v2", "--runc-binary", o.crun,
+    "--annotation", "module.wasm.image/variant=compat-smart",
+    ...Object.entries(o.env ?? {}).flatMap(([k, v]) => ["--env", `${k}=${v}`]), o.image, o.id, o.entry];
+}
+
+/**
+ * Milliseconds from `ctr run -d` (started just now) to the first 200 of `url` (polled every 5 ms,
+ * bounded by timeoutMs), then removes the task. For tests and the bench alike: one round per call.
+ */
+export async function ctrRunToFirst200(ctd: ContainerdHandle, run: WasmRun, url: string, timeoutMs = 15_000): Promise<number> {
+  const t0 = performance.now();
+  try {
+    await ctd.ctr(...wasmRunArgs({ ...run, detach: true }));
+    for (;;) {
+      const ok = await fetch(url, { signal: AbortSignal.timeout(1000) }).then(async (r) => { await r.arrayBuffer(); return r.status === 200; }, () => false);
+      if (ok) return performance.now() - t0;
+      if (performance.now() - t0 > timeoutMs) throw new Error(`${url}: no 200 within ${timeoutMs} ms of ctr run\n${ctd.logs().slice(-2000)}`);
+      await sleep(5);
+    }
+  } finally {
+    await removeTask(ctd.ctr, run.id);
+  }
 }
