@@ -124,35 +124,59 @@ describe("containerd + crun (WasmEdge)", () => {
     await expectGone("hello-pulled", port);
   }, 60_000);
 
-  it("a trapping function's container exits non-zero, and its log names the request", async () => {
-    await ctd.ctr("images", "import", "--platform", "wasip1/wasm", "--base-name", "localhost/wasm-fn/trap", path.join(ROOT, "test/fixtures/trap/dist/trap.oci.tar"));
-    const port = await freePort();
-    // In the foreground (--rm, no -d), ctr prints the task's output and exits with its exit status.
-    const child = spawn("ctr", ["--address", ctd.address, ...runArgs("localhost/wasm-fn/trap:0.1.0", "trap-1", port, "/trap.wasm", false)], {
+  /** `ctr run` in the foreground (--rm, no -d): it prints the task's output and exits with its status. */
+  function foreground(id: string, port: number) {
+    const child = spawn("ctr", ["--address", ctd.address, ...runArgs("localhost/wasm-fn/trap:0.1.0", id, port, "/trap.wasm", false)], {
       env: { ...process.env, CONTAINERD_SNAPSHOTTER: "native", CONTAINERD_NAMESPACE: "wasm-fn-test" }, stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
     child.stdout.on("data", (d) => { out += d; });
     child.stderr.on("data", (d) => { out += d; });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+    const within = (ms: number) => Promise.race([exited, new Promise<"timeout">((r) => setTimeout(() => r("timeout"), ms))]);
+    const stop = async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await removeTask(ctd.ctr, id);
+    };
+    return { output: () => out, within, stop };
+  }
+
+  it("a trapping function's container exits non-zero, and its log names the request", async () => {
+    await ctd.ctr("images", "import", "--platform", "wasip1/wasm", "--base-name", "localhost/wasm-fn/trap", path.join(ROOT, "test/fixtures/trap/dist/trap.oci.tar"));
+    const port = await freePort();
+    const run = foreground("trap-1", port);
     try {
       const count = await firstAnswer(`http://127.0.0.1:${port}/default/trap/count`);
-      expect(count.status, out).toBe(200);
+      expect(count.status, run.output()).toBe(200);
       expect(await count.text()).toBe("1");
-      const boom = await fetch(`http://127.0.0.1:${port}/default/trap/boom`, { headers: { "x-request-id": "trap-in-ctr" }, signal: AbortSignal.timeout(10_000) })
-        .then((r) => r.status, (e: Error) => e.message);
-      const res = await Promise.race([exited, new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 15_000))]);
-      console.log(`trap: /boom answered ${JSON.stringify(boom)}, ctr run exited ${JSON.stringify(res)}`);
-      expect(res, `ctr run still running 15 s after the trap:\n${out}`).not.toBe("timeout");
+      await fetch(`http://127.0.0.1:${port}/default/trap/boom`, { headers: { "x-request-id": "trap-in-ctr" }, signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
+      const res = await run.within(15_000);
+      expect(res, `ctr run still running 15 s after the trap:\n${run.output()}`).not.toBe("timeout");
       if (res === "timeout") return;
-      expect(res.signal, out).toBeNull();
-      expect(res.code, out).toBeGreaterThan(0);
-      expect(out).toMatch(/"msg":"request started","method":"GET","path":"\/default\/trap\/boom".*"requestId":"trap-in-ctr"/);
+      expect(res.signal, run.output()).toBeNull();
+      expect(res.code, run.output()).toBeGreaterThan(0);
+      expect(run.output()).toMatch(/"msg":"request started","method":"GET","path":"\/default\/trap\/boom".*"requestId":"trap-in-ctr"/);
     } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-      await removeTask(ctd.ctr, "trap-1");
+      await run.stop();
     }
     expect((await ctd.ctr("containers", "ls", "-q")).split("\n")).not.toContain("trap-1");
+  }, 60_000);
+
+  it("a runaway request gets 504 at limits.timeout, then the container exits non-zero (not 0: crun drops proc_exit's code)", async () => {
+    const port = await freePort();
+    const run = foreground("spin-1", port);
+    try {
+      expect((await firstAnswer(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+      const r = await fetch(`http://127.0.0.1:${port}/default/trap/spin`, { headers: { "x-request-id": "spin-in-ctr" }, signal: AbortSignal.timeout(15_000) });
+      expect(r.status).toBe(504);
+      expect(r.headers.get("x-request-id")).toBe("spin-in-ctr");
+      const res = await run.within(15_000);
+      expect(res, run.output()).not.toBe("timeout");
+      if (res === "timeout") return;
+      expect(res.code, run.output()).toBeGreaterThan(0);
+    } finally {
+      await run.stop();
+    }
   }, 60_000);
 
   it("measures ctr run to the first 200 (printed, not asserted)", async () => {

@@ -444,8 +444,10 @@ describe("limits: the client gets its answer, then the process ends (the contain
     expect(await r.json()).toMatchObject({ error: { code: "WFN_TIMEOUT", message: expect.stringMatching(/limits ran past its timeout of 500 ms/) }, requestId: "loop-1" });
     const st = await Promise.race([fx.exitStatus(), new Promise<null>((res) => setTimeout(() => res(null), 5000))]);
     expect(st).not.toBeNull();
+    // The adapter ends the process with a trap after answering: a failure status under the
+    // wasmedge CLI and under crun alike (crun reports 0 after proc_exit, whatever its code).
     expect(st!.code).not.toBe(0);
-    expect(st!.code).toBe(1);
+    expect(st!.code).not.toBeNull();
     expect(fx.logs()).toMatch(/"msg":"request started","method":"GET","path":"\/default\/limits\/loop".*"requestId":"loop-1"/);
     expect(fx.logs()).toMatch(/"level":"error".*WFN_TIMEOUT.*"requestId":"loop-1"/);
     await stillServing();
@@ -458,7 +460,7 @@ describe("limits: the client gets its answer, then the process ends (the contain
     const id = r.headers.get("x-request-id");
     expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(((await r.json()) as { requestId: string }).requestId).toBe(id);
-    expect((await fx.exitStatus()).code).toBe(1);
+    expect((await fx.exitStatus()).code).not.toBe(0);
     expect(fx.logs()).toContain(`"requestId":"${id}"`);
   }, 30_000);
 

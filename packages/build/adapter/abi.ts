@@ -50,7 +50,7 @@ export function clearRequest(): void {
 // ---- guest memory access, bounds-checked: a bad range fails the request like a trap ----
 function checkRange(ptr: u32, len: u32, what: string): void {
   if (<u64>ptr + <u64>len > <u64>guest_size()) {
-    abortRequest(500, "WFN_TRAP", "the function passed a memory range outside its memory to " + what, 1);
+    abortRequest(500, "WFN_TRAP", "the function passed a memory range outside its memory to " + what);
   }
 }
 function fromGuest(ptr: u32, len: u32, what: string): Uint8Array {
@@ -165,7 +165,7 @@ export function result_take(buf: u32, cap: u32): i32 {
 /** Runs when the guest's fuel runs out: fresh fuel, or the end of the request past its deadline. */
 export function interrupt(): i32 {
   if (invoking && now() > deadline) {
-    abortRequest(504, "WFN_TIMEOUT", fnName + " ran past its timeout of " + timeoutMs.toString() + " ms and was stopped; make it faster or raise limits.timeout in wasm-fn.yaml", 1);
+    abortRequest(504, "WFN_TIMEOUT", fnName + " ran past its timeout of " + timeoutMs.toString() + " ms and was stopped; make it faster or raise limits.timeout in wasm-fn.yaml");
   }
   return 20000;
 }
@@ -198,7 +198,7 @@ export function wasi_fd_fdstat_get(fd: i32, out: i32): i32 { return fd <= 2 ? 52
 export function wasi_fd_prestat_get(fd: i32, out: i32): i32 { return 8; }
 export function wasi_fd_prestat_dir_name(fd: i32, p: i32, l: i32): i32 { return 8; }
 export function wasi_proc_exit(code: i32): void {
-  abortRequest(500, "WFN_GUEST_EXIT", "the function exited (proc_exit(" + code.toString() + ")) while handling the request" + log.lastGuestError(), code == 0 ? 1 : code);
+  abortRequest(500, "WFN_GUEST_EXIT", "the function exited (proc_exit(" + code.toString() + ")) while handling the request" + log.lastGuestError());
 }
 export function wasi_random_get(buf: u32, len: u32): i32 {
   checkRange(buf, len, "random_get");

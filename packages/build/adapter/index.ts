@@ -1,7 +1,7 @@
 // The WasmEdge form of a wasm-fn function: this adapter, merged with the guest module by
 // `wasm-fn build`, is a WASI command that serves the function over HTTP on $PORT and reaches Dapr
 // over its HTTP API on 127.0.0.1:$DAPR_HTTP_PORT. See docs/wasmedge.md.
-import { loadEnv, env, proc_exit } from "./wasi";
+import { loadEnv, env, die } from "./wasi";
 import { loadConfig, fnLabel } from "./config";
 import { guest_init, guest_abi_version } from "./glue";
 import * as caps from "./caps";
@@ -19,7 +19,7 @@ function intEnv(name: string, dflt: i32): i32 {
   const v = env(name, "");
   if (v.length == 0) return dflt;
   const n = I32.parseInt(v);
-  if (n <= 0 || n > 65535) { log.error(name + "='" + v + "' is not a port number"); proc_exit(2); }
+  if (n <= 0 || n > 65535) { log.error(name + "='" + v + "' is not a port number"); die(); }
   return n;
 }
 
@@ -30,7 +30,7 @@ export function wfn_main(): void {
   const version = guest_abi_version();
   if ((version >>> 16) != 1) {
     log.error(fnLabel + " was built for wasm-fn ABI v" + (version >>> 16).toString() + "." + (version & 0xffff).toString() + ", but this adapter serves ABI v1; rebuild it with this wasm-fn");
-    proc_exit(2);
+    die();
   }
   caps.daprPort = intEnv("DAPR_HTTP_PORT", 3500);
   caps.daprToken = env("DAPR_API_TOKEN", "");

@@ -4,7 +4,7 @@ import { Buf, eqBytes, startsWith, utf8 } from "./mem";
 import { Head, headEnd, parseRequestHead, dechunk, percentDecode, reason, MAX_HEAD } from "./http";
 import * as net from "./net";
 import * as log from "./log";
-import { poll_oneoff, sock_accept_v2, fd_fdstat_set_flags, proc_exit, now, random_get, FDFLAGS_NONBLOCK, ERRNO_AGAIN } from "./wasi";
+import { poll_oneoff, sock_accept_v2, fd_fdstat_set_flags, die, now, random_get, FDFLAGS_NONBLOCK, ERRNO_AGAIN } from "./wasi";
 import { guest_handle } from "./glue";
 import { fields, field, beginInvocation, clearRequest, resStatus, resHeaders, resBody, resTooLarge, resContentType } from "./abi";
 import { fnName, fnNamespace, fnLabel, paths, requestBytes, subscribeJson, topics, bindings, outputs, Topic } from "./config";
@@ -74,10 +74,11 @@ function respondJson(c: Conn, status: i32, json: string): void {
 
 /**
  * Ends the request being served and the process: a timeout (504), a guest exit or a bad memory
- * range (500). The client gets its answer with the request id first; then the process exits
- * non-zero, and the container's restart policy brings up a fresh instance (docs/runtime.md).
+ * range (500). The client gets its answer with the request id first; then the process ends with a
+ * trap (a failure status under the wasmedge CLI and crun alike), and the container's restart policy
+ * brings up a fresh instance (docs/runtime.md).
  */
-export function abortRequest(status: i32, code: string, message: string, exitCode: i32): void {
+export function abortRequest(status: i32, code: string, message: string): void {
   log.error(message + " [" + code + "]");
   const c = current;
   if (c !== null) {
@@ -89,7 +90,7 @@ export function abortRequest(status: i32, code: string, message: string, exitCod
     log.request(currentMethod, pathBuf, status, <i64>((now() - currentStart) / 1000));
   }
   metrics.record(status, code, now() - currentStart);
-  proc_exit(exitCode == 0 ? 1 : exitCode);
+  die();
 }
 
 // ---- request ids ----
@@ -503,7 +504,7 @@ export function serve(port: i32): void {
   listenFd = net.listen(port, 1024);
   if (listenFd < 0) {
     log.error("cannot listen on 0.0.0.0:" + port.toString() + " (errno " + (-listenFd).toString() + "); is the port taken? set PORT to another");
-    proc_exit(1);
+    die();
   }
   log.fields2("info", "listening", "url", "http://0.0.0.0:" + port.toString(), "function", fnLabel);
   while (true) {
@@ -517,7 +518,7 @@ export function serve(port: i32): void {
     }
     clockSub(k++, 1_000_000_000);
     const e = poll_oneoff(subs, events, k, nev);
-    if (e != 0) { log.error("poll_oneoff failed (errno " + e.toString() + ")"); proc_exit(1); }
+    if (e != 0) { log.error("poll_oneoff failed (errno " + e.toString() + ")"); die(); }
     const got = <i32>load<u32>(nev);
     let t = now();
     for (let j = 0; j < got; j++) {

@@ -86,3 +86,12 @@ export function env(name: string, dflt: string): string {
   for (let i = 0; i < envNames.length; i++) if (envNames[i] == name) return envValues[i];
   return dflt;
 }
+
+/**
+ * Ends the process with a failure status everywhere: `proc_exit(n)` does under the `wasmedge` CLI,
+ * but crun's WasmEdge handler exits 0 after it (measured), so a container would not count as
+ * failed. A trap is a non-zero exit in both; the cause is logged before this is called.
+ */
+export function die(): void {
+  unreachable();
+}
