@@ -115,6 +115,9 @@ export class Gateway {
     } catch (e) {
       const err = isWfnError(e) ? e : new WfnError("WFN_INTERNAL", `internal error: ${(e as Error).message}`);
       if (err.status >= 500) this.opts.log.log("error", err.message, { requestId, code: err.code, fn: fnName });
+      // An early 413 leaves the client sending: close like nginx (lingering close), or the reset
+      // that closing at once causes would destroy the answer before the client reads it.
+      if (err.status === 413 && !req.complete) lingeringClose(req);
       sendError(res, err, requestId, {
         ...(err.status === 503 ? { "retry-after": "1" } : {}),
         ...(err.status === 413 || this.draining ? { connection: "close" } : {}),
@@ -154,6 +157,24 @@ export class Gateway {
     }
     res.end(r.body);
   }
+}
+
+/**
+ * Before an early answer: the answer still says `connection: close`, but when Node would close the
+ * socket after it (destroySoon: FIN, then destroy) only the FIN is sent; the socket keeps reading
+ * (and dropping) what the client still sends, and is destroyed when the client stops, after 2 s, or
+ * past 64 MiB, whichever comes first.
+ */
+function lingeringClose(req: IncomingMessage, maxMs = 2000, maxBytes = 64 * 1024 * 1024): void {
+  const socket = req.socket as Socket & { destroySoon?: () => void };
+  let seen = 0;
+  const done = () => { clearTimeout(timer); socket.destroy(); };
+  const timer = setTimeout(done, maxMs);
+  timer.unref();
+  socket.destroySoon = () => { socket.end(); };
+  socket.on("data", (c: Buffer) => { seen += c.length; if (seen > maxBytes) done(); });
+  socket.once("end", done);
+  req.resume();
 }
 
 const EMPTY = Buffer.alloc(0);
