@@ -59,10 +59,19 @@ async function wasmFromLayer(layer: Buffer, desc: Descriptor, config: Record<str
   return { name: hit.name.split("/").pop()!.replace(/(\.guest)?\.wasm$/, ""), wasm: hit.data };
 }
 
+/**
+ * The most a layer may inflate to. A function image's layer is a few hundred KiB; a small gzip
+ * that inflates to gigabytes (a gzip bomb) is refused before it fills memory or the cache.
+ */
+export const MAX_LAYER_INFLATED = 64 * 1024 * 1024;
+
 function gunzipSafe(layer: Buffer, digest: string): Buffer {
   try {
-    return gunzipSync(layer, { maxOutputLength: 1 << 30 });
+    return gunzipSync(layer, { maxOutputLength: MAX_LAYER_INFLATED });
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
+      throw invalid(`layer ${digest} inflates past ${MAX_LAYER_INFLATED / 1024 / 1024} MiB (${layer.length} bytes compressed), more than any function image holds; refused, nothing was stored`);
+    }
     throw invalid(`layer ${digest} is not valid gzip (${(e as Error).message})`);
   }
 }
