@@ -2,8 +2,7 @@
 // codes and sentences of the Node shim (runtime-shim/src/backends/dapr), and outbound HTTP.
 import { Buf, ListWriter, readList, str, utf8, eqBytes, hex } from "./mem";
 import * as client from "./client";
-import { isJson, firstMember, nextMember, kStart, kEnd, vStart, vEnd, unescape, valueIsString, stringMember, member } from "./json";
-import { containsLower } from "./http";
+import { isJson, firstMember, nextMember, kStart, kEnd, vStart, vEnd, unescape, valueIsString, stringMember } from "./json";
 import { resolve, parseIPv4 } from "./net";
 import { hosts, fnName } from "./config";
 import * as grpc from "./grpc";

@@ -34,7 +34,6 @@ export class Head {
   requestId: Buf = new Buf(64);
   contentType: Buf = new Buf(64);
   etag: Buf = new Buf(64);
-  daprCaller: bool = false;
 
   reset(): void {
     this.method.clear(); this.target.clear(); this.status = 0; this.http10 = false; this.lines.clear();

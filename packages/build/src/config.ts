@@ -83,6 +83,39 @@ const schema: Shape = {
 
 export const CONFIG_FILE = "wasm-fn.yaml";
 
+/** One async input of a function: a pubsub topic or an input binding. */
+export interface EventInput {
+  kind: "pubsub" | "binding";
+  /** Component name (pubsub or binding). */
+  name: string;
+  topic: string;
+  metadata: Record<string, string>;
+}
+
+/**
+ * A function's async inputs, from OpenFunction's `inputs[].dapr` and `triggers.dapr`: one rule for
+ * both hosts (the Node shim's Dapr app and the WasmEdge adapter's config).
+ */
+export function eventInputs(config: FunctionConfig): EventInput[] {
+  const refs: DaprRef[] = [...config.inputs.map((i) => i.dapr), ...(config.triggers.dapr ?? [])];
+  return refs.map((r) => {
+    const kind = r.type?.startsWith("bindings.") ? "binding" : r.type?.startsWith("pubsub.") || r.topic ? "pubsub" : "binding";
+    if (kind === "pubsub" && !r.topic) throw new Error(`${config.name}: input '${r.name}' is a pubsub (${r.type}) but names no topic; add topic: <name>`);
+    return { kind, name: r.name, topic: r.topic ?? "", metadata: r.metadata ?? {} };
+  });
+}
+
+/** True when an output (`outputs[].dapr`) is a pubsub topic rather than an output binding. */
+export function isPubsubOutput(o: DaprRef): boolean {
+  return Boolean(o.type?.startsWith("pubsub.") || (!o.type && o.topic));
+}
+
+/** The route daprd delivers a (pubsub, topic) to, in both hosts. */
+export const TOPIC_ROUTE_PREFIX = "/_wfn/dapr/topics/";
+export function topicRoute(pubsub: string, topic: string): string {
+  return `${TOPIC_ROUTE_PREFIX}${encodeURIComponent(pubsub)}/${encodeURIComponent(topic)}`;
+}
+
 /** Reads and validates `<dir>/wasm-fn.yaml`. Unknown keys are an error that names them. */
 export async function loadConfig(dir: string): Promise<FunctionConfig> {
   return (await loadConfigFile(dir)).config;

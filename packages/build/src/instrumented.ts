@@ -11,9 +11,13 @@ import { instrument } from "./instrument.js";
  * (`wasm-fn build`, or an earlier load), recorded by SHA-256 under the cache folder; any other
  * module is instrumented at load, and the result is cached there.
  */
+/** wasm-fn's cache folder: $WASM_FN_CACHE, else $XDG_CACHE_HOME/wasm-fn, else ~/.cache/wasm-fn (as oci's cache). */
+export function cacheRoot(): string {
+  return process.env.WASM_FN_CACHE ?? path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), ".cache"), "wasm-fn");
+}
+
 function dir(): string {
-  const base = process.env.WASM_FN_CACHE ?? path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), ".cache"), "wasm-fn");
-  return path.join(base, "instrumented");
+  return path.join(cacheRoot(), "instrumented");
 }
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");

@@ -7,8 +7,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { WfnError, capMemory, encodeList } from "@wasm-fn/abi";
-import type { FunctionConfig } from "./config.js";
+import { eventInputs, isPubsubOutput, topicRoute, type FunctionConfig } from "./config.js";
 import { BuildErrors } from "./errors.js";
+import { cacheRoot } from "./instrumented.js";
 
 const require = createRequire(import.meta.url);
 const run = promisify(execFile);
@@ -152,20 +153,18 @@ function finish(binaryen: Binaryen, merged: Uint8Array, config: FunctionConfig, 
 
 /** The function's config as the adapter reads it (adapter/config.ts): a flat key/value byte-string list. */
 export function adapterConfig(config: FunctionConfig): Uint8Array {
-  const refs = [...config.inputs.map((i) => i.dapr), ...(config.triggers.dapr ?? [])];
   const topics: string[] = [];
   const subscriptions: { pubsubname: string; topic: string; route: string; metadata?: Record<string, string> }[] = [];
   const bindings: string[] = [];
-  for (const r of refs) {
-    const binding = r.type?.startsWith("bindings.") || !(r.type?.startsWith("pubsub.") || r.topic);
-    if (binding) { bindings.push(r.name); continue; }
-    const route = `/_wfn/dapr/topics/${encodeURIComponent(r.name)}/${encodeURIComponent(r.topic ?? "")}`;
-    topics.push(route, r.name, r.topic ?? "");
-    subscriptions.push({ pubsubname: r.name, topic: r.topic ?? "", route, ...(r.metadata && Object.keys(r.metadata).length ? { metadata: r.metadata } : {}) });
+  for (const input of eventInputs(config)) {
+    if (input.kind === "binding") { bindings.push(input.name); continue; }
+    const route = topicRoute(input.name, input.topic);
+    topics.push(route, input.name, input.topic);
+    subscriptions.push({ pubsubname: input.name, topic: input.topic, route, ...(Object.keys(input.metadata).length ? { metadata: input.metadata } : {}) });
   }
   const outputs: (string | Uint8Array)[] = [];
   for (const { dapr: o } of config.outputs) {
-    const pubsub = Boolean(o.type?.startsWith("pubsub.") || (!o.type && o.topic));
+    const pubsub = isPubsubOutput(o);
     const meta: string[] = [];
     for (const [k, v] of Object.entries(o.metadata ?? {})) meta.push(k, v);
     outputs.push(pubsub ? "pubsub" : "binding", o.name, pubsub ? (o.topic ?? "") : (o.operation ?? "create"), encodeList(meta));
@@ -201,7 +200,7 @@ async function compileAdapterCached(): Promise<Uint8Array> {
   hash.update(require("assemblyscript/package.json").version as string);
   for (const f of files) hash.update(f).update(await readFile(path.join(ADAPTER_DIR, f)));
   const key = hash.digest("hex").slice(0, 16);
-  const dirs = [path.join(ADAPTER_DIR, "..", "dist"), path.join(process.env.WASM_FN_CACHE ?? path.join(os.homedir(), ".cache", "wasm-fn"), "adapter")];
+  const dirs = [path.join(ADAPTER_DIR, "..", "dist"), path.join(cacheRoot(), "adapter")];
   for (const d of dirs) {
     try { return await readFile(path.join(d, `wasmedge-adapter-${key}.wasm`)); } catch { /* not cached there */ }
   }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
 import { isWfnError, Outcome } from "@wasm-fn/abi";
-import type { DaprRef } from "@wasm-fn/build/config";
+import { eventInputs, isPubsubOutput, topicRoute, TOPIC_ROUTE_PREFIX } from "@wasm-fn/build/config";
 import type { Backend, DeliveredEvent, DeliveryStatus, LocalBus } from "../capabilities/backend.js";
 import type { LocalApps } from "../capabilities/invoke/index.js";
 import type { ServedFunction } from "../function.js";
@@ -10,30 +10,10 @@ import type { Logger } from "../logger.js";
 import { fromDaprd, readBody, sendJson } from "./http-util.js";
 import type { ExtraRoute } from "./server.js";
 
-/** One async input of a function: a pubsub topic or an input binding. */
-export interface EventInput {
-  kind: "pubsub" | "binding";
-  /** Component name (pubsub or binding). */
-  name: string;
-  topic: string;
-  metadata: Record<string, string>;
-}
-
 /** What `GET /dapr/subscribe` lists (Dapr's programmatic subscription, v1). */
 export interface DaprSubscription { pubsubname: string; topic: string; route: string; metadata?: Record<string, string> }
 
-const TOPIC_PREFIX = "/_wfn/dapr/topics/";
 const MAX_EVENT_BYTES = 16 * 1024 * 1024;
-
-/** A function's async inputs, from OpenFunction's `inputs[].dapr` and `triggers.dapr`. */
-export function eventInputs(fn: ServedFunction): EventInput[] {
-  const refs: DaprRef[] = [...fn.config.inputs.map((i) => i.dapr), ...(fn.config.triggers.dapr ?? [])];
-  return refs.map((r) => {
-    const kind = r.type?.startsWith("bindings.") ? "binding" : r.type?.startsWith("pubsub.") || r.topic ? "pubsub" : "binding";
-    if (kind === "pubsub" && !r.topic) throw new Error(`${fn.name}: input '${r.name}' is a pubsub (${r.type}) but names no topic; add topic: <name>`);
-    return { kind, name: r.name, topic: r.topic ?? "", metadata: r.metadata ?? {} };
-  });
-}
 
 /**
  * The shim as a Dapr *app*: it answers daprd's `GET /dapr/subscribe`, takes deliveries on one route
@@ -52,7 +32,7 @@ export class DaprApp {
 
   constructor(functions: readonly ServedFunction[], private readonly backend: Backend, private readonly log: Logger) {
     for (const fn of functions) {
-      for (const input of eventInputs(fn)) {
+      for (const input of eventInputs(fn.config)) {
         if (input.kind === "binding") {
           const list = this.bindings.get(input.name) ?? [];
           this.bindings.set(input.name, [...list, fn]);
@@ -85,7 +65,7 @@ export class DaprApp {
     }
     if (ctx.path === "/dapr/subscribe" && req.method === "GET") { sendJson(res, 200, this.subscriptions()); return true; }
     if (ctx.path === "/dapr/config" && req.method === "GET") { sendJson(res, 200, {}); return true; }
-    if (ctx.path.startsWith(TOPIC_PREFIX) && req.method === "POST") {
+    if (ctx.path.startsWith(TOPIC_ROUTE_PREFIX) && req.method === "POST") {
       const t = this.topics.get(ctx.path);
       if (!t) return false;
       return this.onTopic(req, res, t.fns, t.pubsub, t.topic).then(() => true);
@@ -101,7 +81,7 @@ export class DaprApp {
 
   /** Paths this app serves to daprd (synchronous: function requests pay one string check). */
   private isDaprRoute(path: string): boolean {
-    return path.startsWith("/dapr/") || path.startsWith(TOPIC_PREFIX) || (this.bindings.size > 0 && this.bindings.has(path.slice(1)));
+    return path.startsWith("/dapr/") || path.startsWith(TOPIC_ROUTE_PREFIX) || (this.bindings.size > 0 && this.bindings.has(path.slice(1)));
   }
 
   /** Embedded backend: subscribe every topic on its in-process bus. Returns an unsubscribe. */
@@ -169,7 +149,7 @@ export class DaprApp {
   private async sendOutputs(fn: ServedFunction, body: Uint8Array, contentType: string): Promise<void> {
     for (const { dapr: o } of fn.config.outputs) {
       const meta = o.metadata ?? {};
-      if (o.type?.startsWith("pubsub.") || (!o.type && o.topic)) {
+      if (isPubsubOutput(o)) {
         if (!o.topic) throw new Error(`${fn.name}: output '${o.name}' is a pubsub but names no topic`);
         await this.backend.publish(o.name, o.topic, body, contentType, meta);
       } else {
@@ -201,9 +181,6 @@ export function registerLocalApps(apps: LocalApps, functions: readonly ServedFun
   }
 }
 
-function topicRoute(pubsub: string, topic: string): string {
-  return `${TOPIC_PREFIX}${encodeURIComponent(pubsub)}/${encodeURIComponent(topic)}`;
-}
 
 function contentTypeOf(headers: [string, string][]): string {
   for (const [k, v] of headers) if (k.toLowerCase() === "content-type") return v;
