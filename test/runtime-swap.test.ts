@@ -116,7 +116,8 @@ describe("hot swap with requests in flight on worker threads", () => {
       await sleep(200);
       const put = await request(`${shim.url}/admin/functions/default/swap`, { method: "PUT", body: await moduleBytes(v2) });
       expect(put.status, put.body).toBe(200);
-      await sleep(800);
+      // Long enough for more than 20 requests after the swap on one worker even on a loaded 2-core box.
+      await sleep(1500);
       const answers = await l.stop();
       const inflight = await slow;
       expect([inflight.status, inflight.body]).toEqual([200, "v1"]);
