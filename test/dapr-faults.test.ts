@@ -1,5 +1,9 @@
 // Faults on the real parts: daprd gone, daprd hung, Redis stopped and started again. Capability
 // calls must fail within the configured timeout with a clear error, then recover by themselves.
+// "Hung" is a gate (test/harness/tcp-gate.ts) in front of the real daprd that holds every byte
+// until the test releases it: no SIGSTOP race with the connection pool or the scheduler. Time
+// bounds are the deadline plus a margin a loaded 2-core CI machine keeps (the failure they catch
+// is the SDK's ~30 s, not 100 ms).
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -8,14 +12,18 @@ import { startServing, silentLogger, type Serving } from "../runtime-shim/dist/i
 import { startDaprd, writeResources, type Daprd } from "./harness/dapr.js";
 import { startRedis, type Redis } from "./harness/redis.js";
 import { ensureBuilt, eventually } from "./harness/services.js";
+import { startGate, type Gate } from "./harness/tcp-gate.js";
 
 const DAPR_TIMEOUT_MS = 800;
-let redis: Redis, daprd: Daprd, serving: Serving, resources: string;
-const probe = async (p: string, init?: RequestInit) => {
+const MARGIN_MS = 4000;
+let redis: Redis, daprd: Daprd, serving: Serving, gated: Serving | undefined, resources: string;
+const gates: Gate[] = [];
+const probeOn = async (s: Serving, p: string, init?: RequestInit) => {
   const t0 = performance.now();
-  const body = (await (await fetch(`${serving.shim.url}/default/dapr-probe${p}`, init)).json()) as { code: number; message: string; value?: string };
+  const body = (await (await fetch(`${s.shim.url}/default/dapr-probe${p}`, init)).json()) as { code: number; message: string; value?: string };
   return { ...body, ms: performance.now() - t0 };
 };
+const probe = (p: string, init?: RequestInit) => probeOn(serving, p, init);
 
 beforeAll(async () => {
   await ensureBuilt("test/fixtures/dapr-probe");
@@ -31,6 +39,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await serving?.close();
+  await gated?.close();
+  for (const g of gates) await g.close();
   await daprd?.stop();
   await redis?.stop();
 });
@@ -42,24 +52,37 @@ describe("faults", () => {
     const down = await probe("/state/get?key=f1");
     expect(down.code).toBe(7 /* UNAVAILABLE */);
     expect(down.message).toMatch(/daprd at 127\.0\.0\.1:\d+ is unreachable/);
-    expect(down.ms).toBeLessThan(DAPR_TIMEOUT_MS + 500);
+    expect(down.ms).toBeLessThan(DAPR_TIMEOUT_MS + MARGIN_MS);
     daprd = await startDaprd({ appId: "faults", resourcesPath: resources, grpcPort: daprd.grpcPort, httpPort: daprd.httpPort });
     const back = await eventually(async () => { const r = await probe("/state/get?key=f1"); return r.code === 0 ? r : undefined; }, 20_000, "recovery after daprd restart");
     expect(back.value).toBe("before");
   });
 
   it("daprd hung: calls fail with TIMEOUT after the configured timeout, not the SDK's ~30 s", async () => {
-    process.kill(daprd.proc.pid, "SIGSTOP");
+    const [httpGate, grpcGate] = [await startGate(daprd.httpPort), await startGate(daprd.grpcPort)];
+    gates.push(httpGate, grpcGate);
+    gated = await startServing({
+      functions: [{ kind: "dir", dir: "test/fixtures/dapr-probe" }], port: 0, log: silentLogger,
+      backend: { kind: "dapr", sidecar: { httpPort: httpGate.port, grpcPort: grpcGate.port }, timeoutMs: DAPR_TIMEOUT_MS },
+    });
+    // Through the open gate the call works (a keep-alive connection is now in the pool)...
+    expect(await probeOn(gated, "/state/get?key=f1")).toMatchObject({ code: 0, value: "before" });
+    httpGate.hold();
+    grpcGate.hold();
     try {
-      const hung = await probe("/state/get?key=f1");
-      expect(hung.code).toBe(8 /* TIMEOUT */);
-      expect(hung.message).toContain(`within ${DAPR_TIMEOUT_MS} ms`);
-      expect(hung.ms).toBeGreaterThanOrEqual(DAPR_TIMEOUT_MS - 50);
-      expect(hung.ms).toBeLessThan(DAPR_TIMEOUT_MS + 700);
+      // ...then daprd stops answering on the open connections and on new ones alike.
+      for (const key of ["f1", "f1", "absent"]) {
+        const hung = await probeOn(gated, `/state/get?key=${key}`);
+        expect(hung.code, hung.message).toBe(8 /* TIMEOUT */);
+        expect(hung.message).toContain(`within ${DAPR_TIMEOUT_MS} ms`);
+        expect(hung.ms).toBeGreaterThanOrEqual(DAPR_TIMEOUT_MS - 50);
+        expect(hung.ms).toBeLessThan(DAPR_TIMEOUT_MS + MARGIN_MS);
+      }
     } finally {
-      process.kill(daprd.proc.pid, "SIGCONT");
+      httpGate.release();
+      grpcGate.release();
     }
-    expect(await eventually(async () => { const r = await probe("/state/get?key=f1"); return r.code === 0 ? r : undefined; }, 10_000, "recovery after SIGCONT")).toMatchObject({ value: "before" });
+    expect(await eventually(async () => { const r = await probeOn(gated!, "/state/get?key=f1"); return r.code === 0 ? r : undefined; }, 10_000, "recovery after release")).toMatchObject({ value: "before" });
   });
 
   it("Redis stopped, then started: calls fail within the timeout, then recover with no restart of anything", async () => {
@@ -69,7 +92,7 @@ describe("faults", () => {
     const failing = await probe("/state/get?key=f2");
     expect([7, 8]).toContain(failing.code); // UNAVAILABLE or TIMEOUT, depending on where daprd notices
     expect(failing.message.length).toBeGreaterThan(20);
-    expect(failing.ms).toBeLessThan(DAPR_TIMEOUT_MS + 700);
+    expect(failing.ms).toBeLessThan(DAPR_TIMEOUT_MS + MARGIN_MS);
     await redis.restart();
     const ok = await eventually(async () => { const r = await probe("/state/set?key=f2", { method: "POST", body: "after" }); return r.code === 0 ? r : undefined; }, 30_000, "recovery after Redis restart");
     expect(ok.code).toBe(0);
