@@ -2,17 +2,21 @@
 // early; closing at once made the kernel reset the connection while the client was still sending,
 // so curl, urllib or a raw socket saw ECONNRESET/EPIPE instead of the answer. The shim now closes
 // like nginx (lingering close): it stops reading the body only after a bound, so the 413 arrives.
+// The same holds for the function's WasmEdge form (its adapter serves HTTP itself).
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serve, type Served } from "../harness/cli.js";
 import { ensureBuilt } from "../harness/services.js";
+import { startWasmEdge, type WasmEdgeProc } from "../harness/wasmedge.js";
 
 let shim: Served;
+let edge: WasmEdgeProc;
 beforeAll(async () => {
   await ensureBuilt("test/fixtures/trap"); // limits.requestBody: 1Ki
   shim = await serve(["test/fixtures/trap"], ["--no-access-log"]);
+  edge = await startWasmEdge("test/fixtures/trap/dist/trap.wasmedge.wasm");
 });
-afterAll(async () => { await shim?.stop(); });
+afterAll(async () => { await Promise.all([shim?.stop(), edge?.stop()]); });
 
 /** Streams `total` bytes of body after a head that declares `declared`; resolves with what came back. */
 function stream(port: number, declared: number, total: number): Promise<{ got: string; error?: string }> {
@@ -46,5 +50,14 @@ describe("an early 413 reaches a client that is still sending", () => {
       expect(r.got).toContain("WFN_BODY_TOO_LARGE");
     }
     expect((await fetch(`${shim.url}/default/trap/count`)).status).toBe(200);
+  }, 120_000);
+
+  it("the same against the WasmEdge form", async () => {
+    for (let i = 0; i < 5; i++) {
+      const r = await stream(edge.port, 512 * 1024 * 1024, 64 * 1024 * 1024);
+      expect(r.got, `round ${i}: ${r.error ?? "no error"}`).toMatch(/^HTTP\/1\.1 413 /);
+      expect(r.got).toContain("WFN_BODY_TOO_LARGE");
+    }
+    expect((await fetch(`${edge.url}/default/trap/count`)).status).toBe(200);
   }, 120_000);
 });

@@ -4,7 +4,7 @@ import { Buf, eqBytes, startsWith, utf8 } from "./mem";
 import { Head, headEnd, parseRequestHead, dechunk, percentDecode, reason, MAX_HEAD } from "./http";
 import * as net from "./net";
 import * as log from "./log";
-import { poll_oneoff, sock_accept_v2, fd_fdstat_set_flags, die, now, random_get, FDFLAGS_NONBLOCK, ERRNO_AGAIN } from "./wasi";
+import { poll_oneoff, sock_accept_v2, sock_shutdown, fd_fdstat_set_flags, die, now, random_get, FDFLAGS_NONBLOCK, ERRNO_AGAIN } from "./wasi";
 import { guest_handle } from "./glue";
 import { fields, field, beginInvocation, clearRequest, resStatus, resHeaders, resBody, resTooLarge, resContentType } from "./abi";
 import { fnName, fnNamespace, fnLabel, paths, requestBytes, subscribeJson, topics, bindings, outputs, Topic } from "./config";
@@ -15,6 +15,12 @@ import * as metrics from "./metrics";
 const MAX_CONNS = 1000;
 const READ_CHUNK = 64 * 1024;
 const REQUEST_READ_NS: u64 = 10_000_000_000; // a request must arrive whole within 10 s (slowloris)
+// Lingering close (as nginx): after an early answer (413, 431, 400...) the client may still be
+// sending; closing with unread bytes makes the kernel reset the connection and the client loses
+// the answer. So: shut down our side, keep reading and dropping for up to 2 s or 64 MiB, then close.
+const LINGER_NS: u64 = 2_000_000_000;
+const LINGER_BYTES: i64 = 64 * 1024 * 1024;
+const SHUT_WR = 2; // WASI sdflags.wr
 const IDLE_NS: u64 = 60_000_000_000; // keep-alive connections idle longer are closed
 
 class Conn {
@@ -28,6 +34,11 @@ class Conn {
   closing: bool = false;
   dead: bool = false;
   continueSent: bool = false;
+  /** Set by an early answer: close by lingering, not at once. */
+  linger: bool = false;
+  /** While lingering: when to give up, and how many bytes were dropped. */
+  lingerUntilNs: u64 = 0;
+  lingerBytes: i64 = 0;
 }
 
 const conns = new Array<Conn>();
@@ -357,6 +368,7 @@ function serveRequest(c: Conn): void {
 // ---- reading requests off a connection ----
 function fail(c: Conn, status: i32, code: string, message: string): void {
   c.closing = true;
+  c.linger = true;
   currentStart = c.startNs > 0 ? c.startNs : now();
   reqId.clear();
   newRequestId(reqId);
@@ -426,7 +438,27 @@ function flush(c: Conn): void {
   c.wbuf.clear();
   c.wpos = 0;
   c.wbuf.trim(64 * 1024);
-  if (c.closing) c.dead = true;
+  if (!c.closing) return;
+  // The answer is out. Linger (see LINGER_NS) when the client may still be sending; if the host
+  // cannot shut down one side, close at once as before.
+  if (c.linger && c.lingerUntilNs == 0 && sock_shutdown(c.fd, SHUT_WR) == 0) {
+    c.lingerUntilNs = now() + LINGER_NS;
+    c.rbuf.clear();
+    return;
+  }
+  if (c.lingerUntilNs == 0) c.dead = true;
+}
+
+/** A lingering connection's read event: drop what came; close at EOF, an error or the byte bound. */
+function drain(c: Conn): void {
+  for (;;) {
+    c.rbuf.clear();
+    const r = net.recv(c.fd, c.rbuf, READ_CHUNK);
+    if (r == -1) return;
+    if (r <= 0) { c.dead = true; return; }
+    c.lingerBytes += r;
+    if (c.lingerBytes > LINGER_BYTES) { c.dead = true; return; }
+  }
 }
 
 // ---- the loop ----
@@ -462,7 +494,7 @@ function clockSub(i: i32, ns: u64): void {
 }
 
 /** Between requests with nothing to send: a keep-alive connection that can be closed without losing anything. */
-function idle(c: Conn): bool { return !c.dead && c.startNs == 0 && c.rbuf.len == 0 && c.wpos >= c.wbuf.len; }
+function idle(c: Conn): bool { return !c.dead && c.lingerUntilNs == 0 && c.startNs == 0 && c.rbuf.len == 0 && c.wpos >= c.wbuf.len; }
 
 function anyIdle(): bool {
   for (let i = 0; i < conns.length; i++) if (idle(conns[i])) return true;
@@ -532,6 +564,7 @@ export function serve(port: i32): void {
       if (c.dead) continue;
       const type = load<u8>(ev + 10);
       c.lastNs = t;
+      if (c.lingerUntilNs > 0) { drain(c); continue; }
       if (type == net.EV_WRITE) {
         flush(c);
         if (!c.dead) process(c);
@@ -550,7 +583,9 @@ export function serve(port: i32): void {
     for (let i = 0; i < conns.length; i++) {
       const c = conns[i];
       if (!c.dead) {
-        if (c.startNs > 0 && t > c.startNs + REQUEST_READ_NS && c.wpos >= c.wbuf.len) {
+        if (c.lingerUntilNs > 0) {
+          if (t > c.lingerUntilNs) c.dead = true;
+        } else if (c.startNs > 0 && t > c.startNs + REQUEST_READ_NS && c.wpos >= c.wbuf.len) {
           c.dead = true; // slowloris: the request did not arrive in time
         } else if (c.startNs == 0 && c.rbuf.len == 0 && c.wpos >= c.wbuf.len && t > c.lastNs + IDLE_NS) {
           c.dead = true;
