@@ -4,3 +4,4 @@ export * from "./codec.js";
 export * from "./validate.js";
 export * from "./leb128.js";
 export * from "./memory-limit.js";
+export * from "./table-limit.js";

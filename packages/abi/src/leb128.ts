@@ -26,3 +26,26 @@ export function writeLeb(v: number): number[] {
   } while (v !== 0);
   return out;
 }
+
+/** Where section `id` of a module lies: `at` its id byte, [start, end) its content; null when absent (or the bytes are malformed). */
+export function findSection(bytes: Uint8Array, id: number): { at: number; start: number; end: number } | null {
+  let at = 8;
+  while (at < bytes.length) {
+    const [size, sizeLen] = readLeb(bytes, at + 1);
+    const start = at + 1 + sizeLen;
+    const end = start + size;
+    if (end > bytes.length) return null;
+    if (bytes[at] === id) return { at, start, end };
+    at = end;
+  }
+  return null;
+}
+
+/** The module with bytes [at, end) replaced by `section` (a whole section: id, size, content). */
+export function spliceSection(bytes: Uint8Array, at: number, end: number, section: readonly number[]): Uint8Array {
+  const out = new Uint8Array(bytes.length - (end - at) + section.length);
+  out.set(bytes.subarray(0, at), 0);
+  out.set(section, at);
+  out.set(bytes.subarray(end), at + section.length);
+  return out;
+}

@@ -1,19 +1,23 @@
 import { WfnError } from "./errors.js";
-import { readLeb, writeLeb } from "./leb128.js";
+import { findSection, readLeb, spliceSection, writeLeb } from "./leb128.js";
+import { capTables, MAX_TABLE_ELEMENTS } from "./table-limit.js";
 
 /**
  * Caps a module's own linear memory at `maxPages` by rewriting the limits in its memory section,
  * so `memory.grow` past the limit fails inside the guest (and the guest traps) instead of the host
- * running out of memory. Done on the bytes: by the shim before compiling (a config change needs no
- * rebuild), and by `wasm-fn build` on the guest it links into the WasmEdge form.
+ * running out of memory; and its tables at `maxTableElements` the same way (table-limit.ts).
+ * Done on the bytes: by the shim before compiling (a config change needs no rebuild), and by
+ * `wasm-fn build` on the guest it links into the WasmEdge form.
  */
-export function capMemory(bytes: Uint8Array, maxPages: number, source: string): Uint8Array {
+export function capMemory(bytes: Uint8Array, maxPages: number, source: string, maxTableElements = MAX_TABLE_ELEMENTS): Uint8Array {
+  let out: Uint8Array;
   try {
-    return capMemorySection(bytes, maxPages, source);
+    out = capMemorySection(bytes, maxPages, source);
   } catch (e) {
     if (e instanceof RangeError) return bytes; // malformed: let the compiler report it
     throw e;
   }
+  return capTables(out, maxTableElements, source);
 }
 
 function uncappable(source: string, what: string, why: string): WfnError {
@@ -21,17 +25,9 @@ function uncappable(source: string, what: string, why: string): WfnError {
 }
 
 function capMemorySection(bytes: Uint8Array, maxPages: number, source: string): Uint8Array {
-  let at = 8;
-  while (at < bytes.length) {
-    const id = bytes[at]!;
-    const [size, sizeLen] = readLeb(bytes, at + 1);
-    const start = at + 1 + sizeLen;
-    const end = start + size;
-    if (end > bytes.length) return bytes; // malformed: let the compiler report it
-    if (id === 5) return rewriteMemorySection(bytes, at, start, end, maxPages, source);
-    at = end;
-  }
-  return bytes; // no memory section (imported or none)
+  const s = findSection(bytes, 5);
+  // No memory section (imported or none), or malformed: the compiler reports the latter.
+  return s ? rewriteMemorySection(bytes, s.at, s.start, s.end, maxPages, source) : bytes;
 }
 
 function rewriteMemorySection(bytes: Uint8Array, sectionAt: number, start: number, end: number, maxPages: number, source: string): Uint8Array {
@@ -54,10 +50,5 @@ function rewriteMemorySection(bytes: Uint8Array, sectionAt: number, start: numbe
   }
   const newMax = Math.min(max, maxPages);
   const content = [...writeLeb(1), 0x01, ...writeLeb(min), ...writeLeb(newMax), ...bytes.subarray(p, end)];
-  const section = [5, ...writeLeb(content.length), ...content];
-  const out = new Uint8Array(bytes.length - (end - sectionAt) + section.length);
-  out.set(bytes.subarray(0, sectionAt), 0);
-  out.set(section, sectionAt);
-  out.set(bytes.subarray(end), sectionAt + section.length);
-  return out;
+  return spliceSection(bytes, sectionAt, end, [5, ...writeLeb(content.length), ...content]);
 }
