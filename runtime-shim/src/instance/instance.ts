@@ -268,12 +268,8 @@ export class Instance implements Runner {
         if (len > inv.maxResponseBytes - inv.size) {
           throw new WfnError(ShimErrors.RESPONSE_TOO_LARGE, `${this.source} wrote a response body over its limit of ${inv.maxResponseBytes} bytes; raise limits.responseBody`, { status: 500 });
         }
-        // A pooled Buffer (one allocation from Node's slab for small bodies), sent as is by the gateway.
         // Bounds first: a short copy would leave the rest of the unzeroed buffer (host memory) in the response.
-        const mem = this.guestRange(ptr, len);
-        const body = Buffer.allocUnsafe(len);
-        mem.copy(body, 0, ptr, ptr + len);
-        inv.append(body);
+        inv.appendFrom(this.guestRange(ptr, len), ptr, len);
       },
       log: (level, ptr, len) => this.inv?.guestLog(level, this.text(ptr, len)),
       call: (op, ptr, len) => this.call(op, ptr, len),
