@@ -110,7 +110,8 @@ export class Gateway {
       const body = req.method === "GET" || req.method === "HEAD" ? EMPTY : await readBody(req, fn.config.limits.requestBytes);
       // Caller headers say which app invoked this one: only daprd may set them.
       if (req.headers["dapr-caller-app-id"] !== undefined && !fromDaprd(req)) { delete req.headers["dapr-caller-app-id"]; delete req.headers["dapr-caller-namespace"]; }
-      const result = await fn.invoke({ requestId, method: req.method ?? "GET", path: rest, query, headers: req.headers, body });
+      // client: a connection closed before the answer cancels the function's host calls.
+      const result = await fn.invoke({ requestId, method: req.method ?? "GET", path: rest, query, headers: req.headers, body, client: req.socket });
       this.send(res, result, requestId, fn.name);
     } catch (e) {
       const err = isWfnError(e) ? e : new WfnError("WFN_INTERNAL", `internal error: ${(e as Error).message}`);

@@ -1,5 +1,6 @@
 import { ErrorCode, WfnError } from "@wasm-fn/abi";
 import { ShimErrors } from "../errors.js";
+import { withCallSignal } from "./host-call.js";
 import { Invocation, type InvocationResult } from "./invocation.js";
 import { GuestExit, wasiImports } from "./wasi.js";
 import { MemorySnapshot, type SnapshotPlan } from "./snapshot.js";
@@ -28,7 +29,16 @@ export interface InstanceOptions {
   sliceMs?: number;
   /** Fresh isolation by reset: which globals to save with the memory after init (snapshot.ts). */
   snapshot?: SnapshotPlan;
+  /** Host calls that may run at once on this instance (default MAX_HOST_CALLS_IN_FLIGHT). */
+  maxHostCalls?: number;
 }
+
+/**
+ * Host calls one instance may have running at once. A guest built by `wasm-fn build` waits for
+ * each call (asyncify), so it has one; only a module that fakes the suspension can start more,
+ * and past this each further call fails at once with UNAVAILABLE instead of queueing.
+ */
+export const MAX_HOST_CALLS_IN_FLIGHT = 8;
 
 /** Thrown when an invocation used up its main-thread slice before any host call: replay it elsewhere. */
 export class Offload extends WfnError {
@@ -95,10 +105,15 @@ export class Instance implements Runner {
   private timedOut = false;
   private lastGuestError = "";
   private snap: MemorySnapshot | null = null;
+  /** Host calls started here and not settled yet (an ended invocation's included), and their argument bytes. */
+  private inflight = 0;
+  private inflightBytes = 0;
+  private readonly maxHostCalls: number;
 
   constructor(readonly module: WebAssembly.Module, private readonly host: HostCalls, private readonly opts: InstanceOptions, private readonly source: string) {
     this.fuel = opts.fuel ?? DEFAULT_FUEL;
     this.sliceMs = opts.sliceMs ?? Infinity;
+    this.maxHostCalls = opts.maxHostCalls ?? MAX_HOST_CALLS_IN_FLIGHT;
   }
 
   /** Instantiates and runs the guest's initialiser (`_start` for AssemblyScript, `_initialize` for WASI reactors). */
@@ -134,10 +149,14 @@ export class Instance implements Runner {
     } catch (e) {
       this.inv = null;
       this.broken = true;
-      throw this.mapTrap(e);
+      const err = this.mapTrap(e);
+      inv.end(err.code);
+      throw err;
     }
     if (this.pendingCall === null) {
       this.inv = null;
+      // Calls a guest started without waiting for them (no asyncify) stop with the request.
+      inv.end("answered");
       return inv.result(outcome);
     }
     return this.resume(inv);
@@ -163,8 +182,12 @@ export class Instance implements Runner {
         }
       }
       return inv.result(outcome);
+    } catch (e) {
+      inv.end(e instanceof WfnError ? e.code : "failed");
+      throw e;
     } finally {
       this.inv = null;
+      inv.end("answered");
     }
   }
 
@@ -308,24 +331,46 @@ export class Instance implements Runner {
     }
     const inv = this.inv!;
     inv.calledHost = true;
+    const refused = this.refuseCall(inv, len);
+    if (refused) return this.settle(refused);
     const args = this.guestRange(ptr, len).slice(ptr, ptr + len);
     let answer: Uint8Array | Promise<Uint8Array>;
     try {
-      answer = this.host.call(op, args, inv);
+      answer = withCallSignal(inv.signal, () => this.host.call(op, args, inv));
     } catch (e) {
       return this.settle(asCapabilityError(e));
     }
     if (!(answer instanceof Promise)) return this.settle(answer);
+    // Counted until it settles, even after its invocation ended (its signal then cancels it).
+    this.inflight++;
+    this.inflightBytes += len;
+    const settled = answer.then(
+      (v) => { this.inflight--; this.inflightBytes -= len; return v; },
+      (e: unknown) => { this.inflight--; this.inflightBytes -= len; return asCapabilityError(e); },
+    );
     if (!ex.asyncify_start_unwind || !this.asyncData) {
-      answer.catch(() => undefined);
       return this.settle(new CapabilityError(ErrorCode.INTERNAL, "this module was not built with asyncify, so it cannot wait for host I/O; rebuild it with `wasm-fn build`"));
     }
-    this.pendingCall = answer.then((v) => v, (e: unknown) => asCapabilityError(e));
+    this.pendingCall = settled;
     const view = new DataView(ex.memory.buffer);
     view.setUint32(this.asyncData, this.asyncData + 8, true);
     view.setUint32(this.asyncData + 4, this.asyncData + 8 + ASYNCIFY_STACK, true);
     ex.asyncify_start_unwind(this.asyncData);
     return 0;
+  }
+
+  /** Why a host call may not start: the request ended, or this instance has too many calls (or bytes) in flight. */
+  private refuseCall(inv: Invocation, len: number): CapabilityError | null {
+    const ended = inv.ended;
+    if (ended !== null) return new CapabilityError(ErrorCode.UNAVAILABLE, `the request already ended (${ended}); no further host calls run for it`);
+    if (this.inflight >= this.maxHostCalls) {
+      return new CapabilityError(ErrorCode.UNAVAILABLE, `${this.source} already has ${this.inflight} host calls in flight, the most one instance may have (a guest waits for each call); this one was refused, not queued`);
+    }
+    // Arguments held for calls in flight stay within what the guest may hold itself (limits.memory).
+    if (this.inflightBytes + len > this.opts.maxMemoryPages * 65536) {
+      return new CapabilityError(ErrorCode.TOO_LARGE, `${this.source}: ${this.inflightBytes + len} bytes of host-call arguments would be in flight, over limits.memory`);
+    }
+    return null;
   }
 
   private wasiHost() {

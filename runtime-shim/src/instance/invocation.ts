@@ -24,6 +24,21 @@ export interface InvocationInput {
   headers: Record<string, string | string[] | undefined>;
   body: Uint8Array;
   event?: EventAttributes;
+  /** The client's connection, when there is one: its close ends the invocation's host calls. Never sent to a worker. */
+  client?: ClientConnection;
+}
+
+/** What an invocation needs of a client's connection (a net.Socket). */
+export interface ClientConnection {
+  readonly destroyed: boolean;
+  once(event: "close", listener: () => void): unknown;
+  removeListener(event: "close", listener: () => void): unknown;
+}
+
+/** The reason a request's AbortSignal carries: the request ended while a host call ran. */
+export class RequestEnded extends Error {
+  override readonly name = "RequestEnded";
+  constructor(readonly why: string) { super(`the request ended (${why}) before this host call finished`); }
 }
 
 export interface InvocationResult {
@@ -53,6 +68,11 @@ export class Invocation {
   /** The last field read: guests ask for a field twice in a row (its length, then a copy). */
   private lastField = -1;
   private lastValue: Uint8Array | null = null;
+  /** Made on the first host call only: most invocations make none. */
+  private ac: AbortController | null = null;
+  /** Why the request ended for this invocation's host calls (answered, timed out, client gone); null while it runs. */
+  private endedWhy: string | null = null;
+  private onGone: (() => void) | null = null;
 
   constructor(
     readonly input: InvocationInput,
@@ -117,6 +137,40 @@ export class Invocation {
     mem.copy(b, this.bodyLen, ptr, ptr + len);
     this.bodyLen = need;
     this.size += len;
+  }
+
+  /**
+   * Aborted when the request ends for this invocation: answered, timed out, trapped, or the client
+   * went away. Every host call gets it, so outbound HTTP and sidecar calls stop with the request.
+   */
+  get signal(): AbortSignal {
+    if (this.ac === null) {
+      this.ac = new AbortController();
+      if (this.endedWhy !== null) this.ac.abort(new RequestEnded(this.endedWhy));
+      else this.watchClient();
+    }
+    return this.ac.signal;
+  }
+
+  /** Non-null once the request ended: a host call started now fails at once. */
+  get ended(): string | null {
+    return this.endedWhy;
+  }
+
+  /** The request is over for this invocation: cancels its host calls still running. Idempotent. */
+  end(why: string): void {
+    if (this.endedWhy !== null) return;
+    this.endedWhy = why;
+    if (this.onGone) { this.input.client?.removeListener("close", this.onGone); this.onGone = null; }
+    this.ac?.abort(new RequestEnded(why));
+  }
+
+  private watchClient(): void {
+    const c = this.input.client;
+    if (!c) return;
+    if (c.destroyed) return this.end("the client closed its connection");
+    this.onGone = () => { this.onGone = null; this.end("the client closed its connection"); };
+    c.once("close", this.onGone);
   }
 
   guestLog(level: number, msg: string): void {

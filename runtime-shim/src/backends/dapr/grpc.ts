@@ -1,5 +1,7 @@
 import { CommunicationProtocolEnum, DaprClient, type GRPCClient } from "@dapr/dapr";
 import type { BindingResult, Metadata, StateOperation, StateSave } from "../../capabilities/backend.js";
+import { BackendError, BackendErrors } from "../../capabilities/backend.js";
+import { callSignal } from "../../instance/host-call.js";
 import { mapDaprError } from "./errors.js";
 
 type Connect = Awaited<ReturnType<GRPCClient["getClient"]>>;
@@ -27,12 +29,15 @@ export class DaprGrpc {
     });
   }
 
-  private async call<T>(what: string, fn: (c: Connect, o: { timeoutMs: number }) => Promise<T>): Promise<T> {
+  private async call<T>(what: string, fn: (c: Connect, o: { timeoutMs: number; signal?: AbortSignal }) => Promise<T>): Promise<T> {
+    // The request's signal, read before the first await: the call is cancelled when its request ends.
+    const signal = callSignal();
     // getClient(false) skips the SDK's "wait until the sidecar is up" loop (about 30 s): calls fail fast instead.
     this.connect ??= (this.client.daprClient as GRPCClient).getClient(false);
     try {
-      return await fn(await this.connect, { timeoutMs: this.timeoutMs });
+      return await fn(await this.connect, { timeoutMs: this.timeoutMs, ...(signal ? { signal } : {}) });
     } catch (e) {
+      if (signal?.aborted) throw new BackendError(BackendErrors.UNAVAILABLE, `${what}: cancelled: ${(signal.reason as Error | undefined)?.message ?? "the request ended"}`, { cause: e });
       throw mapDaprError(e, what, this.sidecar, this.timeoutMs);
     }
   }

@@ -1,5 +1,6 @@
 import type { Dispatcher, Pool } from "undici";
 import { BackendError, BackendErrors } from "../../capabilities/backend.js";
+import { callSignal } from "../../instance/host-call.js";
 import { classifyDaprMessage } from "./errors.js";
 
 export interface HttpAnswer {
@@ -29,30 +30,34 @@ export class DaprHttp {
 
   /** Sends one request; answers with status >= 400 throw a mapped BackendError unless `pass(status)`. */
   async request(what: string, method: Dispatcher.HttpMethod, path: string, body?: Uint8Array | string, headers: Record<string, string> = {}, pass?: (status: number) => boolean): Promise<HttpAnswer> {
+    // The request's signal, read before the first await: the call is cancelled when its request ends.
+    const ended = callSignal();
     const pool = await this.getPool();
+    const signal = ended ? AbortSignal.any([AbortSignal.timeout(this.timeoutMs), ended]) : AbortSignal.timeout(this.timeoutMs);
     if (this.apiToken) headers["dapr-api-token"] = this.apiToken;
     let res: Dispatcher.ResponseData;
     try {
       res = await pool.request({
         method, path, headers, body: body === undefined ? null : typeof body === "string" ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
         // The signal keeps the deadline: undici's own timers are coarse (measured firing at 570 ms for 800).
-        headersTimeout: this.timeoutMs + 1000, bodyTimeout: this.timeoutMs + 1000, signal: AbortSignal.timeout(this.timeoutMs),
+        headersTimeout: this.timeoutMs + 1000, bodyTimeout: this.timeoutMs + 1000, signal,
       });
     } catch (e) {
-      throw this.transportError(what, e);
+      throw this.transportError(what, e, ended);
     }
     let data: Uint8Array;
     try {
       data = new Uint8Array(await res.body.arrayBuffer());
     } catch (e) {
-      throw this.transportError(what, e);
+      throw this.transportError(what, e, ended);
     }
     if (res.statusCode >= 400 && !(pass?.(res.statusCode) ?? false)) throw this.answerError(what, res.statusCode, data);
     return { status: res.statusCode, headers: res.headers, body: data };
   }
 
-  private transportError(what: string, e: unknown): BackendError {
+  private transportError(what: string, e: unknown, ended?: AbortSignal): BackendError {
     const err = e as NodeJS.ErrnoException & { name?: string };
+    if (ended?.aborted) return new BackendError(BackendErrors.UNAVAILABLE, `${what}: cancelled: ${(ended.reason as Error | undefined)?.message ?? "the request ended"}`, { cause: e });
     if (err.name === "TimeoutError" || err.name === "AbortError" || /Timeout/i.test(err.code ?? "") || /timeout/i.test(err.name ?? "")) {
       return new BackendError(BackendErrors.TIMEOUT, `${what}: daprd at ${this.addr} did not answer within ${this.timeoutMs} ms (is the store behind it, e.g. Redis, reachable? raise --dapr-timeout if it is only slow)`, { cause: e });
     }

@@ -2,6 +2,7 @@ import {
   BackendError, BackendErrors, type Backend, type BindingResult, type ConfigItem, type InvokeRequest, type InvokeResult,
   type Metadata, type StateEntry, type StateOperation, type StateSave,
 } from "../../capabilities/backend.js";
+import { callSignal, withCallSignal } from "../../instance/host-call.js";
 import { goJsonStable } from "./go-json.js";
 import { DaprGrpc } from "./grpc.js";
 import { classifyDaprMessage } from "./errors.js";
@@ -68,7 +69,10 @@ export class DaprBackend implements Backend {
   async stateBulkGet(store: string, keys: string[]): Promise<(StateEntry | null)[]> {
     const out: (StateEntry | null)[] = new Array(keys.length).fill(null);
     let next = 0;
-    const worker = async () => { while (next < keys.length) { const i = next++; out[i] = await this.stateGet(store, keys[i]!); } };
+    // Reads after the first await start outside the host call: they carry its signal explicitly.
+    const signal = callSignal();
+    const get = (key: string) => (signal ? withCallSignal(signal, () => this.stateGet(store, key)) : this.stateGet(store, key));
+    const worker = async () => { while (next < keys.length) { const i = next++; out[i] = await get(keys[i]!); } };
     await Promise.all(Array.from({ length: Math.min(8, keys.length) }, worker));
     return out;
   }

@@ -2,6 +2,7 @@ import { lookup } from "node:dns/promises";
 import { BlockList, isIP } from "node:net";
 import type { Agent, Dispatcher } from "undici";
 import { encodeList, ErrorCode, Op } from "@wasm-fn/abi";
+import { callSignal } from "../../instance/host-call.js";
 import { CapabilityError } from "../../instance/instance.js";
 import { Args } from "../errors.js";
 import type { Capability, CallContext } from "../index.js";
@@ -45,9 +46,11 @@ export function httpCapability(opts: HttpCapabilityOptions = {}): Capability {
       const method = (a.str(0) || "GET").toUpperCase();
       const url = parseUrl(a.str(1));
       const explicit = checkAllowed(url, ctx);
+      // Aborted when the request ends (answered, timed out, client gone): the connection is closed then.
+      const signal = callSignal();
       return resolveChecked(url, explicit, ctx).then((addrs) => {
         approved.set(url.hostname.replace(/^\[|\]$/g, "").toLowerCase(), addrs);
-        return fetchOnce(getAgent(), method, url, parseHeaders(a.str(2)), a.bytes(3), timeoutMs, maxBytes);
+        return fetchOnce(getAgent(), method, url, parseHeaders(a.str(2)), a.bytes(3), timeoutMs, maxBytes, signal);
       });
     },
   };
@@ -142,10 +145,12 @@ function parseHeaders(lines: string): Record<string, string> {
   return out;
 }
 
-async function fetchOnce(agentP: Promise<Agent>, method: string, url: URL, headers: Record<string, string>, body: Uint8Array, timeoutMs: number, maxBytes: number): Promise<Uint8Array> {
+async function fetchOnce(agentP: Promise<Agent>, method: string, url: URL, headers: Record<string, string>, body: Uint8Array, timeoutMs: number, maxBytes: number, signal: AbortSignal | undefined): Promise<Uint8Array> {
   const { request, errors: undiciErrors } = await import("undici");
   try {
+    signal?.throwIfAborted();
     const res = await request(url, {
+      ...(signal ? { signal } : {}),
       dispatcher: await agentP,
       method: method as Dispatcher.HttpMethod,
       headers,
@@ -168,6 +173,7 @@ async function fetchOnce(agentP: Promise<Agent>, method: string, url: URL, heade
     return encodeList([String(res.statusCode), head, Buffer.concat(chunks, size)]);
   } catch (e) {
     if (e instanceof CapabilityError) throw e;
+    if (signal?.aborted) throw new CapabilityError(ErrorCode.UNAVAILABLE, `http.fetch ${method} ${url.origin} was cancelled: ${(signal.reason as Error | undefined)?.message ?? "the request ended"}`);
     if (e instanceof undiciErrors.HeadersTimeoutError || e instanceof undiciErrors.BodyTimeoutError || e instanceof undiciErrors.ConnectTimeoutError) {
       throw new CapabilityError(ErrorCode.TIMEOUT, `http.fetch ${method} ${url.origin}: no answer within ${timeoutMs} ms`);
     }

@@ -11,6 +11,7 @@ import { Worker } from "node:worker_threads";
 import { ErrorCode, WfnError } from "@wasm-fn/abi";
 import { ShimErrors } from "../../errors.js";
 import type { Logger } from "../../logger.js";
+import { withCallSignal } from "../host-call.js";
 import { CapabilityError, type HostCalls, type Runner } from "../instance.js";
 import type { Invocation, InvocationResult } from "../invocation.js";
 import type { FromWorker, ToWorker, WorkerInit } from "./protocol.js";
@@ -178,7 +179,8 @@ class WorkerThread {
     };
     let answer: Uint8Array | Promise<Uint8Array>;
     try {
-      answer = this.opts.host.call(op, args, job.inv);
+      // The worker caps its instance's calls in flight; here they get the request's signal.
+      answer = withCallSignal(job.inv.signal, () => this.opts.host.call(op, args, job.inv));
     } catch (e) {
       return reply(undefined, e);
     }
@@ -189,6 +191,8 @@ class WorkerThread {
   private finish(id: number, job: Job): void {
     clearTimeout(job.timer);
     this.jobs.delete(id);
+    // Answered, failed or given up: host calls still running for it are cancelled.
+    job.inv.end("answered or stopped");
   }
 
   /** The job waited behind other invocations on this thread for as long as it could have run: 503, thread left alone. */
