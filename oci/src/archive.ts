@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import { OciErrorCode, ociError } from "./errors.js";
+import { OciLimits } from "./limits.js";
 import { readTar, type TarEntry } from "./tar.js";
 
 const MAX_ENTRIES = 10_000;
@@ -37,7 +38,8 @@ interface Planned { path: string; dir: boolean; data?: Buffer }
 async function plan(tarPath: string): Promise<Planned[]> {
   const planned = new Map<string, Planned>();
   let count = 0;
-  for await (const e of readTar(createReadStream(tarPath))) {
+  // One image's blobs plus its JSON documents: an archive may not make us hold more than that.
+  for await (const e of readTar(createReadStream(tarPath), OciLimits.imageBytes + 4 * OciLimits.manifestBytes)) {
     if (++count > MAX_ENTRIES) throw ociError(OciErrorCode.ARCHIVE_INVALID, `${tarPath}: more than ${MAX_ENTRIES} entries; not an OCI archive`);
     const path = safeEntryPath(e.name, tarPath);
     if (path === null) continue;

@@ -70,7 +70,7 @@ function annotations(input: FunctionImageInput, prov: Provenance): Record<string
   return a;
 }
 
-function layerAndConfig(input: FunctionImageInput, prov: Provenance): { layer: Buffer; layerType: string; config: Buffer; configType: string } {
+function layerAndConfig(input: FunctionImageInput, prov: Provenance): { layer: Buffer; layerType: string; config: Buffer; configType: string; inflated?: number } {
   if (input.format === "artifact") {
     const layer = Buffer.from(input.wasm);
     const config = { created: prov.created, ...WASM_PLATFORM, layerDigests: [sha256Digest(layer)] };
@@ -91,7 +91,7 @@ function layerAndConfig(input: FunctionImageInput, prov: Provenance): { layer: B
     rootfs: { type: "layers", diff_ids: [sha256Digest(tar)] },
     history: [{ created: prov.created, created_by: "wasm-fn build" }],
   };
-  return { layer: reproducibleGzip(tar), layerType: MediaType.ociLayerGzip, config: Buffer.from(canonicalJson(config)), configType: MediaType.ociConfig };
+  return { layer: reproducibleGzip(tar), layerType: MediaType.ociLayerGzip, config: Buffer.from(canonicalJson(config)), configType: MediaType.ociConfig, inflated: tar.length };
 }
 
 /**
@@ -100,9 +100,11 @@ function layerAndConfig(input: FunctionImageInput, prov: Provenance): { layer: B
  */
 export function buildImage(input: FunctionImageInput, prov: Provenance): BuiltImage {
   validate(input);
-  const { layer, layerType, config, configType } = layerAndConfig(input, prov);
+  const { layer, layerType, config, configType, inflated } = layerAndConfig(input, prov);
   const ann = annotations(input, prov);
   const layerDesc: Descriptor = { mediaType: layerType, digest: sha256Digest(layer), size: layer.length };
+  // Lets a puller cap the inflated bytes exactly instead of at the per-image bound.
+  if (inflated !== undefined) layerDesc.annotations = { [Annotation.wasmFnInflatedSize]: String(inflated) };
   const configDesc: Descriptor = { mediaType: configType, digest: sha256Digest(config), size: config.length };
   const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaType.ociManifest, config: configDesc, layers: [layerDesc], annotations: ann };
   const manifestBytes = Buffer.from(canonicalJson(manifest));

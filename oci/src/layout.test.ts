@@ -34,7 +34,7 @@ describe("writeImageLayout, image format", () => {
     const m = img.parsed;
     expect(m.mediaType).toBe("application/vnd.oci.image.manifest.v1+json");
     expect(m.config).toMatchObject({ mediaType: "application/vnd.oci.image.config.v1+json", digest: out.configDigest });
-    expect(m.layers).toEqual([{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: out.layerDigest, size: expect.any(Number) }]);
+    expect(m.layers).toEqual([{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: out.layerDigest, size: expect.any(Number), annotations: { "dev.wasm-fn.inflated-size": expect.stringMatching(/^\d+$/) } }]);
     expect(m.annotations).toMatchObject({
       "module.wasm.image/variant": "compat-smart",
       "org.opencontainers.image.title": "hello",
@@ -48,6 +48,7 @@ describe("writeImageLayout, image format", () => {
     const layer = await img.readBlob(m.layers[0]!);
     const tar = gunzipSync(layer);
     expect(config.rootfs).toEqual({ type: "layers", diff_ids: [sha(tar)] });
+    expect(m.layers[0]!.annotations!["dev.wasm-fn.inflated-size"]).toBe(String(tar.length));
     const entries = [];
     for await (const e of readTar(tar)) entries.push(e);
     expect(entries.map((e) => [e.name, e.mode, e.data.equals(Buffer.from(WASM))])).toEqual([["hello.wasm", 0o755, true]]);

@@ -1,10 +1,13 @@
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { digestVerifier, streamToFile } from "./blob-stream.js";
 import { digestHex, verifyBytes } from "./digest.js";
 import { OciErrorCode, ociError } from "./errors.js";
 import { replaceDirAtomic, writeFileAtomic } from "./fs-atomic.js";
 import { buildImage, type BuiltImage, type FunctionImageInput } from "./image.js";
 import { parseJsonObject } from "./json.js";
+import { checkIndexLimits, checkManifestLimits, OciLimits } from "./limits.js";
 import { Annotation, MediaType, isIndexMediaType } from "./media-types.js";
 import { provenance } from "./provenance.js";
 import { writeTar, type TarInput } from "./tar.js";
@@ -61,7 +64,10 @@ export interface LocalImage {
   manifest: Descriptor;
   manifestBytes: Buffer;
   parsed: ImageManifest;
-  readBlob(desc: { digest: string; size?: number }): Promise<Buffer>;
+  /** Reads a whole blob into memory: at most `max` bytes (default: the per-image bound). */
+  readBlob(desc: { digest: string; size?: number }, max?: number): Promise<Buffer>;
+  /** Streams a blob into a new file at `dest`, verified on the way (no file is left on a mismatch). */
+  copyBlob(desc: { digest: string; size: number }, dest: string): Promise<void>;
 }
 
 function layoutError(dir: string, why: string): Error {
@@ -86,13 +92,17 @@ export function selectManifest(index: ImageIndex, tag: string | undefined, where
 }
 
 /** Reads a manifest blob and, if it is an index, follows it to the Wasm manifest. */
-async function resolveManifest(image: Pick<LocalImage, "readBlob">, desc: Descriptor, where: string): Promise<{ desc: Descriptor; bytes: Buffer; parsed: ImageManifest }> {
-  const bytes = await image.readBlob(desc);
+async function resolveManifest(image: Pick<LocalImage, "readBlob">, desc: Descriptor, where: string, depth = 0): Promise<{ desc: Descriptor; bytes: Buffer; parsed: ImageManifest }> {
+  const bytes = await image.readBlob(desc, OciLimits.manifestBytes);
   const doc = parseJsonObject(bytes, `${where} manifest ${desc.digest}`, (m) => ociError(OciErrorCode.IMAGE_INVALID, m));
   if (isIndexMediaType((doc.mediaType as string | undefined) ?? desc.mediaType)) {
-    return resolveManifest(image, selectManifest(doc as unknown as ImageIndex, undefined, where), where);
+    if (depth >= 4) throw ociError(OciErrorCode.IMAGE_INVALID, `${where}: indexes nested more than 4 deep`);
+    const index = doc as unknown as ImageIndex;
+    if (Array.isArray(index.manifests)) checkIndexLimits(index.manifests, `${where} index ${desc.digest}`);
+    return resolveManifest(image, selectManifest(index, undefined, where), where, depth + 1);
   }
   if (!doc.config || !Array.isArray(doc.layers)) throw ociError(OciErrorCode.IMAGE_INVALID, `${where}: manifest ${desc.digest} has no config or layers`);
+  checkManifestLimits(doc as unknown as ImageManifest, `${where}: manifest ${desc.digest}`);
   return { desc: { ...desc, mediaType: (doc.mediaType as string | undefined) ?? desc.mediaType ?? MediaType.ociManifest }, bytes, parsed: doc as unknown as ImageManifest };
 }
 
@@ -103,16 +113,34 @@ async function resolveManifest(image: Pick<LocalImage, "readBlob">, desc: Descri
 export async function readLayout(dir: string, tag?: string): Promise<LocalImage> {
   const layoutFile = await readFile(join(dir, "oci-layout"), "utf8").catch(() => undefined);
   if (layoutFile === undefined) throw layoutError(dir, "it has no oci-layout file");
-  const indexBytes = await readFile(join(dir, "index.json")).catch(() => undefined);
-  if (!indexBytes) throw layoutError(dir, "it has no index.json");
-  const index = parseJsonObject(indexBytes, `${dir}/index.json`, (m) => layoutError(dir, m)) as unknown as ImageIndex;
+  const indexSize = await stat(join(dir, "index.json")).then((s) => s.size, () => undefined);
+  if (indexSize === undefined) throw layoutError(dir, "it has no index.json");
+  if (indexSize > OciLimits.manifestBytes) throw layoutError(dir, `index.json is ${indexSize} bytes, over the ${OciLimits.manifestBytes}-byte limit`);
+  const index = parseJsonObject(await readFile(join(dir, "index.json")), `${dir}/index.json`, (m) => layoutError(dir, m)) as unknown as ImageIndex;
   if (!Array.isArray(index.manifests)) throw layoutError(dir, "index.json has no manifests list");
-  const readBlob = async (d: { digest: string; size?: number }): Promise<Buffer> => {
-    const bytes = await readFile(join(dir, "blobs", "sha256", digestHex(d.digest))).catch(() => undefined);
+  checkIndexLimits(index.manifests, `${dir}/index.json`);
+  const blobPath = (d: { digest: string }): string => join(dir, "blobs", "sha256", digestHex(d.digest));
+  // The size on disk is checked before reading, so a huge file never reaches memory.
+  const blobSize = async (d: { digest: string; size?: number }, max: number): Promise<number> => {
+    const size = await stat(blobPath(d)).then((s) => s.size, () => undefined);
+    if (size === undefined) throw layoutError(dir, `blob ${d.digest} is missing`);
+    if (d.size !== undefined && size !== d.size) {
+      throw ociError(OciErrorCode.DIGEST_MISMATCH, `${dir}: blob ${d.digest} is ${size} bytes on disk, but its descriptor says ${d.size}; the layout is corrupt or was tampered with, nothing was stored`, { status: 502 });
+    }
+    if (size > max) throw ociError(OciErrorCode.IMAGE_INVALID, `${dir}: blob ${d.digest} is ${size} bytes, over the ${max}-byte limit for what it holds; refused`);
+    return size;
+  };
+  const readBlob = async (d: { digest: string; size?: number }, max: number = OciLimits.imageBytes): Promise<Buffer> => {
+    await blobSize(d, max);
+    const bytes = await readFile(blobPath(d)).catch(() => undefined);
     if (!bytes) throw layoutError(dir, `blob ${d.digest} is missing`);
     verifyBytes(bytes, d, `${dir}: blob ${d.digest}`);
     return bytes;
   };
+  const copyBlob = async (d: { digest: string; size: number }, dest: string): Promise<void> => {
+    await blobSize(d, OciLimits.imageBytes);
+    await streamToFile(createReadStream(blobPath(d)), [digestVerifier(d, `${dir}: blob ${d.digest}`)], dest);
+  };
   const { desc, bytes, parsed } = await resolveManifest({ readBlob }, selectManifest(index, tag, dir), dir);
-  return { dir, manifest: desc, manifestBytes: bytes, parsed, readBlob };
+  return { dir, manifest: desc, manifestBytes: bytes, parsed, readBlob, copyBlob };
 }

@@ -28,6 +28,8 @@ export const Annotation = {
   /** Compact JSON of the function's metadata (routes, trigger, capabilities...). */
   wasmFnGuest: "dev.wasm-fn.guest",
   wasmFnFunction: "dev.wasm-fn.function",
+  /** On a tar+gzip layer: the bytes it inflates to; a pull refuses the layer past that. */
+  wasmFnInflatedSize: "dev.wasm-fn.inflated-size",
 } as const;
 
 export const WASM_PLATFORM = { architecture: "wasm", os: "wasip1" } as const;

@@ -3,12 +3,13 @@ import { ociCacheDir, recordBlobSources } from "./cache.js";
 import { checkDescriptor } from "./digest.js";
 import { OciErrorCode, ociError } from "./errors.js";
 import { parseJsonObject } from "./json.js";
+import { checkIndexLimits, checkManifestLimits } from "./limits.js";
 import { readLayout, selectManifest } from "./layout.js";
 import { cacheHit, materialize, type CachedImage, type ImageSource } from "./materialize.js";
 import { isIndexMediaType, MediaType } from "./media-types.js";
 import { formatReference, parseReference, type ImageRef } from "./reference.js";
 import { repoScope } from "./registry/auth.js";
-import { getBlob, type Progress } from "./registry/blobs.js";
+import { downloadBlob, getBlob, type Progress } from "./registry/blobs.js";
 import { RegistryClient, type RegistryClientOptions } from "./registry/client.js";
 import type { ImageIndex, ImageManifest } from "./types.js";
 
@@ -33,7 +34,9 @@ export async function resolveRemote(c: RegistryClient, r: ImageRef, onProgress?:
   if (!m) throw ociError(OciErrorCode.REGISTRY_NOT_FOUND, `${name} does not exist; check the repository and tag (push it first with 'wasm-fn push')`, { status: 404 });
   let doc = parseJsonObject(m.bytes, `manifest of ${name}`, invalid);
   if (isIndexMediaType((doc.mediaType as string | undefined) ?? m.mediaType)) {
-    const chosen = selectManifest(doc as unknown as ImageIndex, undefined, name);
+    const index = doc as unknown as ImageIndex;
+    if (Array.isArray(index.manifests)) checkIndexLimits(index.manifests, `${name}: index ${m.digest}`);
+    const chosen = selectManifest(index, undefined, name);
     checkDescriptor(chosen, `${name}: index ${m.digest}`);
     m = await c.getManifest(r.repository, chosen.digest, scopes);
     if (!m) throw ociError(OciErrorCode.REGISTRY_NOT_FOUND, `${name}: its index names ${chosen.digest}, which the registry does not have`, { status: 404 });
@@ -41,13 +44,18 @@ export async function resolveRemote(c: RegistryClient, r: ImageRef, onProgress?:
   }
   if (!doc.config || !Array.isArray(doc.layers)) throw invalid(`${name} is not an image manifest (no config or layers)`);
   const parsed = doc as unknown as ImageManifest;
+  checkManifestLimits(parsed, `${name}: manifest ${m.digest}`); // first: it bounds the loop below
   for (const d of [parsed.config, ...parsed.layers]) checkDescriptor(d, `${name}: manifest ${m.digest}`);
   const mediaType = parsed.mediaType ?? (m.mediaType || MediaType.ociManifest);
   return {
     manifest: { mediaType, digest: m.digest, size: m.bytes.length },
     manifestBytes: m.bytes,
     parsed,
-    readBlob: (d) => getBlob(c, r.repository, d, onProgress),
+    readBlob: (d, max) => {
+      if (max !== undefined && d.size > max) throw invalid(`${name}: blob ${d.digest} is ${d.size} bytes, over the ${max}-byte limit for what it holds`);
+      return getBlob(c, r.repository, d, onProgress);
+    },
+    copyBlob: (d, dest) => downloadBlob(c, r.repository, d, dest, onProgress),
   };
 }
 
@@ -93,5 +101,5 @@ export function loadArchiveToCache(tarPath: string, opts: { cacheDir?: string } 
 /** Imports an OCI layout folder into the cache (verifying it like a pull). */
 export async function loadLayoutToCache(dir: string, opts: { cacheDir?: string; tag?: string } = {}): Promise<CachedImage> {
   const img = await readLayout(dir, opts.tag);
-  return materialize({ manifest: img.manifest, manifestBytes: img.manifestBytes, parsed: img.parsed, readBlob: img.readBlob }, ociCacheDir(opts.cacheDir), opts.tag);
+  return materialize(img, ociCacheDir(opts.cacheDir), opts.tag);
 }

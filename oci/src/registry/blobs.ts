@@ -1,3 +1,4 @@
+import { digestVerifier, streamToFile } from "../blob-stream.js";
 import { checkDescriptor, verifyBytes } from "../digest.js";
 import { OciErrorCode, ociError, WfnError } from "../errors.js";
 import { repoScope } from "./auth.js";
@@ -149,6 +150,30 @@ export async function getBlob(c: RegistryClient, repo: string, desc: { digest: s
       verifyBytes(bytes, desc, `blob ${desc.digest} from ${c.registry}/${repo}`);
       return bytes;
     } catch (e) {
+      if ((e as WfnError).code !== OciErrorCode.REGISTRY_UNREACHABLE || attempt >= c.retry.attempts) throw e;
+      await sleep(backoffMs(c.retry, attempt));
+    }
+  }
+}
+
+/**
+ * Streams a blob into a new file at `dest`, verified while it streams (sha256 and size, more than
+ * announced stops the download): a mismatch is WFN_OCI_DIGEST_MISMATCH and leaves no file. A
+ * download cut off midway is retried from the start, a bounded number of times.
+ */
+export async function downloadBlob(c: RegistryClient, repo: string, desc: { digest: string; size: number }, dest: string, progress?: Progress): Promise<void> {
+  checkDescriptor(desc, `blob in ${c.registry}/${repo}`);
+  for (let attempt = 1; ; attempt++) {
+    const res = await openBlob(c, repo, desc.digest);
+    let done = 0;
+    const verify = digestVerifier(desc, `blob ${desc.digest} from ${c.registry}/${repo}`, (n) => { done = n; progress?.({ digest: desc.digest, done: n, total: desc.size }); });
+    try {
+      await streamToFile(res.body, [verify], dest);
+      return;
+    } catch (err) {
+      const e = (err as WfnError).code?.startsWith("WFN_")
+        ? err
+        : ociError(OciErrorCode.REGISTRY_UNREACHABLE, `download of blob ${desc.digest} was cut off after ${done} bytes (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the network and try again. Nothing was stored`, { status: 502, cause: err });
       if ((e as WfnError).code !== OciErrorCode.REGISTRY_UNREACHABLE || attempt >= c.retry.attempts) throw e;
       await sleep(backoffMs(c.retry, attempt));
     }
