@@ -5,6 +5,7 @@ import { assertWasmBytes, checkAbiVersion, validateModule, WfnError } from "@was
 import { loadConfig, normalizeConfig, type FunctionConfig } from "@wasm-fn/build/config";
 import { ShimErrors } from "./errors.js";
 import { chooseFresh, type FreshStrategy } from "./instance/fresh.js";
+import { DEFAULT_LOG_LIMITS, FunctionLogBudget } from "./instance/guest-log.js";
 import { Instance, Offload, type HostCalls, type Runner } from "./instance/instance.js";
 import { Invocation, type InvocationInput, type InvocationResult } from "./instance/invocation.js";
 import { capMemory } from "@wasm-fn/abi";
@@ -132,6 +133,8 @@ export class ServedFunction {
   private v: Version;
   private readonly draining = new Set<Version>();
   private readonly observer: FunctionObserver | undefined;
+  /** The guest log budget its invocations share (limits.log), kept across hot swaps like its metrics. */
+  readonly logs: FunctionLogBudget;
 
   constructor(
     config: FunctionConfig,
@@ -142,6 +145,7 @@ export class ServedFunction {
     private readonly opts: RunOptions = {},
   ) {
     this.observer = opts.observer;
+    this.logs = new FunctionLogBudget(config.limits.log ?? { ...DEFAULT_LOG_LIMITS }, log, config.name);
     this.v = this.makeVersion(config, module, origin, host);
     this.v.pool.prewarm();
   }
@@ -182,6 +186,7 @@ export class ServedFunction {
       throw new WfnError("WFN_SWAP_RENAME", `a hot swap cannot rename ${this.namespace}/${this.name} to ${config.namespace}/${config.name}; restart the shim instead`, { status: 400 });
     }
     const old = this.v;
+    this.logs.limits = config.limits.log ?? { ...DEFAULT_LOG_LIMITS };
     this.v = this.makeVersion(config, module, origin, host);
     this.v.pool.prewarm();
     this.observer?.swapped(this);
@@ -256,6 +261,7 @@ export class ServedFunction {
 
   private runOn(v: Version, r: Runner, input: InvocationInput, budgetMs: number, t0: number): InvocationResult | Promise<InvocationResult> {
     const inv = new Invocation(input, v.config.name, this.log, v.config.limits.responseBytes);
+    inv.logBudget = this.logs;
     let out: InvocationResult | Promise<InvocationResult>;
     try {
       out = r.invoke(inv, budgetMs);

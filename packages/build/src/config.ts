@@ -33,7 +33,11 @@ export interface FunctionConfig {
   outputs: { dapr: DaprRef }[];
   scaleOptions: { minReplicas: number; maxReplicas: number; idleTimeoutMs: number; maxQueue: number };
   isolation: "reuse" | "fresh";
-  limits: { timeoutMs: number; memoryPages: number; requestBytes: number; responseBytes: number };
+  limits: {
+    timeoutMs: number; memoryPages: number; requestBytes: number; responseBytes: number;
+    /** Guest log budgets (`limits.log`): message bytes and lines per request and per second, and the longest line. */
+    log?: { requestBytes: number; requestLines: number; secondBytes: number; secondLines: number; lineBytes: number };
+  };
   permissions: { hosts: string[] };
   /** The Dapr app id other apps use to invoke this function (default: name). */
   appId: string;
@@ -54,6 +58,9 @@ const daprRef: Shape = {
   required: ["name"],
   fields: { name: { t: "string" }, type: { t: "string" }, topic: { t: "string" }, operation: { t: "string" }, metadata: { t: "map" } },
 };
+
+const logBudget: Shape = { t: "object", fields: { bytes: { t: "size" }, lines: { t: "int", min: 0 } } };
+const logLimits: Shape = { t: "object", fields: { perRequest: logBudget, perSecond: logBudget, maxLine: { t: "size" } } };
 
 const schema: Shape = {
   t: "object",
@@ -76,7 +83,7 @@ const schema: Shape = {
     outputs: { t: "list", of: { t: "object", required: ["dapr"], fields: { dapr: daprRef } } },
     scaleOptions: { t: "object", fields: { minReplicas: { t: "int", min: 0, max: 10000 }, maxReplicas: { t: "int", min: 1, max: 10000 }, idleTimeout: { t: "duration" }, maxQueue: { t: "int", min: 0 } } },
     isolation: { t: "string", enum: ["reuse", "fresh"] },
-    limits: { t: "object", fields: { timeout: { t: "duration" }, memory: { t: "size" }, requestBody: { t: "size" }, responseBody: { t: "size" } } },
+    limits: { t: "object", fields: { timeout: { t: "duration" }, memory: { t: "size" }, requestBody: { t: "size" }, responseBody: { t: "size" }, log: logLimits } },
     permissions: { t: "object", fields: { hosts: { t: "list", of: { t: "string" } } } },
   },
 };
@@ -169,6 +176,13 @@ export function normalizeConfig(raw: unknown, where = CONFIG_FILE): FunctionConf
       memoryPages: Math.ceil(toBytes(limits.memory ?? "64Mi") / 65536),
       requestBytes: toBytes(limits.requestBody ?? "1Mi"),
       responseBytes: toBytes(limits.responseBody ?? "8Mi"),
+      log: {
+        requestBytes: toBytes(limits.log?.perRequest?.bytes ?? "64Ki"),
+        requestLines: limits.log?.perRequest?.lines ?? 1000,
+        secondBytes: toBytes(limits.log?.perSecond?.bytes ?? "1Mi"),
+        secondLines: limits.log?.perSecond?.lines ?? 10000,
+        lineBytes: toBytes(limits.log?.maxLine ?? "16Ki"),
+      },
     },
     permissions: { hosts: c.permissions?.hosts ?? [] },
   };

@@ -294,7 +294,13 @@ export class Instance implements Runner {
         // Bounds first: a short copy would leave the rest of the unzeroed buffer (host memory) in the response.
         inv.appendFrom(this.guestRange(ptr, len), ptr, len);
       },
-      log: (level, ptr, len) => this.inv?.guestLog(level, this.text(ptr, len)),
+      log: (level, ptr, len) => {
+        const inv = this.inv;
+        if (!inv) return;
+        // Only what the log budget keeps is read out of guest memory: a dropped line costs no decoding.
+        const n = Math.max(0, Math.min(len >>> 0, this.mem().length - (ptr >>> 0)));
+        inv.guestLog(level, this.text(ptr >>> 0, inv.logRoom(n)), n);
+      },
       call: (op, ptr, len) => this.call(op, ptr, len),
       result_take: (buf, cap) => {
         const p = this.inv!.pending ?? EMPTY;
@@ -376,10 +382,12 @@ export class Instance implements Runner {
   private wasiHost() {
     return {
       memory: () => this.exports.memory,
-      output: (fd: number, text: string) => {
+      // What fd_write decodes: what the log budget keeps, and on stderr enough for a trap's message.
+      room: (fd: number, len: number) => Math.max(this.inv ? this.inv.logRoom(len) : 0, fd === 2 ? Math.min(len, 512) : 0),
+      output: (fd: number, text: string, len: number) => {
         const msg = text.replace(/\n$/, "");
         if (fd === 2) this.lastGuestError = msg;
-        if (this.inv) this.inv.guestLog(fd === 2 ? 3 : 1, msg);
+        if (this.inv) this.inv.guestLog(fd === 2 ? 3 : 1, msg, len);
       },
     };
   }

@@ -1,5 +1,6 @@
 import { Field, LogLevel } from "@wasm-fn/abi";
 import type { Logger } from "../logger.js";
+import { defaultLogBudget, RequestLog, type FunctionLogBudget } from "./guest-log.js";
 
 /** CloudEvent attributes of an async invocation (pubsub or input binding). */
 export interface EventAttributes {
@@ -68,6 +69,10 @@ export class Invocation {
   /** The last field read: guests ask for a field twice in a row (its length, then a copy). */
   private lastField = -1;
   private lastValue: Uint8Array | null = null;
+  /** The function's guest log budget (guest-log.ts); a shared default when none is set. */
+  logBudget: FunctionLogBudget | null = null;
+  /** This invocation's share of it, made on its first log line. */
+  protected rlog: RequestLog | null = null;
   /** Made on the first host call only: most invocations make none. */
   private ac: AbortController | null = null;
   /** Why the request ended for this invocation's host calls (answered, timed out, client gone); null while it runs. */
@@ -161,6 +166,7 @@ export class Invocation {
   end(why: string): void {
     if (this.endedWhy !== null) return;
     this.endedWhy = why;
+    this.endLog();
     if (this.onGone) { this.input.client?.removeListener("close", this.onGone); this.onGone = null; }
     this.ac?.abort(new RequestEnded(why));
   }
@@ -173,9 +179,38 @@ export class Invocation {
     c.once("close", this.onGone);
   }
 
-  guestLog(level: number, msg: string): void {
+  private requestLog(): RequestLog {
+    return (this.rlog ??= new RequestLog(this.logBudget ?? defaultLogBudget(this.log)));
+  }
+
+  /** Bytes of a `len`-byte guest log line worth reading out of guest memory: 0 when its budget will drop it. */
+  logRoom(len: number): number {
+    return this.requestLog().room(len);
+  }
+
+  /**
+   * A guest's log line, `len` bytes long in the guest (`msg` may be only the prefix logRoom allowed):
+   * counted against the request's and the function's budget, cut when too long, dropped past them.
+   */
+  guestLog(level: number, msg: string, len = Buffer.byteLength(msg)): void {
+    const text = this.requestLog().admit(msg, len);
+    if (text !== null) this.emitLog(level, text);
+  }
+
+  /** Writes an admitted guest line (on a worker thread: posts it to the main thread). */
+  protected emitLog(level: number, msg: string): void {
     const l = level <= LogLevel.DEBUG ? "debug" : level === LogLevel.INFO ? "info" : level === LogLevel.WARN ? "warn" : "error";
     this.log.log(l, msg, { requestId: this.input.requestId, fn: this.functionName, source: "guest" });
+  }
+
+  /** Lines a worker thread dropped or cut for this invocation (the worker side of remote.ts). */
+  logDropped(bytes: number, lines: number, cutBytes: number, cutLines: number): void {
+    this.requestLog().add(bytes, lines, cutBytes, cutLines);
+  }
+
+  /** The invocation ended: one marker line for what its request budget dropped. */
+  protected endLog(): void {
+    this.rlog?.end(this.log, { requestId: this.input.requestId, fn: this.functionName });
   }
 
   result(outcome: number): InvocationResult {

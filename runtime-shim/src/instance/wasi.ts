@@ -18,8 +18,10 @@ export class GuestExit extends Error {
 
 export interface WasiHost {
   memory(): WebAssembly.Memory;
-  /** A line (or partial line) the guest wrote to fd 1 or 2. */
-  output(fd: number, text: string): void;
+  /** How many of `len` bytes written to fd 1 or 2 to decode (the log budget's room); all when absent. */
+  room?(fd: number, len: number): number;
+  /** A line (or partial line) the guest wrote to fd 1 or 2: `text` is the decoded part of its `len` bytes. */
+  output(fd: number, text: string, len: number): void;
 }
 
 const dec = new TextDecoder();
@@ -33,15 +35,18 @@ export function wasiImports(host: WasiHost): Record<string, (...args: number[]) 
       const v = view();
       const mem = bytes();
       let total = 0;
+      for (let i = 0; i < iovsLen; i++) total += v.getUint32(iovs + i * 8 + 4, true);
+      // A guest may write far more than its log keeps: only that much is decoded; all of it counts as written.
+      let room = host.room ? host.room(fd, total) : total;
       let text = "";
-      for (let i = 0; i < iovsLen; i++) {
+      for (let i = 0; i < iovsLen && room > 0; i++) {
         const ptr = v.getUint32(iovs + i * 8, true);
-        const len = v.getUint32(iovs + i * 8 + 4, true);
+        const len = Math.min(v.getUint32(iovs + i * 8 + 4, true), room);
         text += dec.decode(mem.subarray(ptr, ptr + len));
-        total += len;
+        room -= len;
       }
       v.setUint32(nwritten, total, true);
-      host.output(fd, text);
+      host.output(fd, text, total);
       return ERRNO_SUCCESS;
     },
     fd_read: () => ERRNO_BADF,

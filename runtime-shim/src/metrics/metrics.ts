@@ -10,6 +10,7 @@ import { collectDefaultMetrics, Registry } from "prom-client";
 import type { WfnError } from "@wasm-fn/abi";
 import type { FunctionObserver, ServedFunction } from "../function.js";
 import type { ExtraRoute } from "../gateway/server.js";
+import { logWriterDropped } from "../logger.js";
 
 /** Upper bounds (seconds) of the duration histograms: 50 µs .. 30 s. */
 export const DURATION_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -71,6 +72,9 @@ export class ShimMetrics implements FunctionObserver {
         get: () => ({ name: f.name, help: f.help, type: f.type, aggregator: "sum", values: [...this.records.values()].flatMap((r) => f.values(r)) }),
       } as never);
     }
+    // The process's log writer, not a function's: lines (any source) stdout did not take in time.
+    const writer = { name: "wfn_log_writer_dropped_lines_total", help: "Log lines dropped because stdout was not read fast enough (the log buffer was full)", type: "counter", aggregator: "sum" };
+    this.registry.registerMetric({ ...writer, get: () => ({ ...writer, values: [{ labels: {}, value: logWriterDropped().lines }] }) } as never);
   }
 
   /** GET /metrics in the Prometheus text format. */
@@ -134,8 +138,17 @@ export class ShimMetrics implements FunctionObserver {
       { name: "wfn_offloads_total", help: "Times a function was moved to worker threads after holding the main thread", type: "counter", values: one((r) => r.offloads) },
       { name: "wfn_on_worker_threads", help: "1 when the function's instances run on worker threads, 0 on the main thread", type: "gauge", values: one((r) => (stats(r).placement === "workers" ? 1 : 0)) },
       { name: "wfn_swaps_total", help: "Hot swaps of a function's code", type: "counter", values: one((r) => r.swaps) },
+      { name: "wfn_guest_log_dropped_lines_total", help: "Guest log lines dropped by a log budget: request (limits.log.perRequest) or second (limits.log.perSecond)", type: "counter", values: (r) => logDrops(r, "lines") },
+      { name: "wfn_guest_log_dropped_bytes_total", help: "Guest log bytes dropped by a log budget: request, second, or line (cut from lines over limits.log.maxLine)", type: "counter", values: (r) => logDrops(r, "bytes") },
     ];
   }
+}
+
+function logDrops(r: FnRecord, what: "lines" | "bytes"): Sample[] {
+  const d = r.fn.logs?.dropped;
+  if (!d) return [];
+  const budgets = what === "lines" ? (["request", "second"] as const) : (["request", "second", "line"] as const);
+  return budgets.map((b) => ({ labels: { ...r.labels, budget: b }, value: d[b][what] }));
 }
 
 function histogram(name: string, labels: Record<string, string>, b: Buckets): Sample[] {

@@ -7,6 +7,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { WfnError } from "@wasm-fn/abi";
 import { ShimErrors } from "../../errors.js";
 import { silentLogger } from "../../logger.js";
+import { DEFAULT_LOG_LIMITS, FunctionLogBudget, type LogLimits } from "../guest-log.js";
 import { CapabilityError, Instance, type HostCalls } from "../instance.js";
 import { Invocation } from "../invocation.js";
 import type { FromWorker, ToWorker, WireInput, WorkerInit } from "./protocol.js";
@@ -21,13 +22,22 @@ function post(m: FromWorker, transfer?: ArrayBuffer[]): void {
   port.postMessage(m, transfer);
 }
 
-/** An invocation that knows its job id, so host calls and logs can name it to the main thread. */
+/**
+ * An invocation that knows its job id, so host calls and logs can name it to the main thread.
+ * Its log budget is checked here, so a guest logging without end posts at most a request's budget
+ * to the main thread; the function's per-second budget is the main thread's.
+ */
 class JobInvocation extends Invocation {
-  constructor(input: WireInput, readonly job: number) {
+  constructor(input: WireInput, readonly job: number, log: LogLimits | undefined) {
     super(input, init.functionName, silentLogger, init.maxResponseBytes);
+    this.logBudget = new FunctionLogBudget({ ...(log ?? DEFAULT_LOG_LIMITS), secondBytes: Infinity, secondLines: Infinity }, silentLogger, init.functionName);
   }
-  override guestLog(level: number, msg: string): void {
+  protected override emitLog(level: number, msg: string): void {
     post({ t: "log", job: this.job, level, msg });
+  }
+  protected override endLog(): void {
+    const r = this.rlog;
+    if (r && (r.droppedLines > 0 || r.cutLines > 0)) post({ t: "logDropped", job: this.job, bytes: r.droppedBytes, lines: r.droppedLines, cutBytes: r.cutBytes, cutLines: r.cutLines });
   }
 }
 
@@ -55,7 +65,7 @@ async function invoke(m: Extract<ToWorker, { t: "invoke" }>): Promise<void> {
   let inst: Instance | undefined;
   try {
     inst = instance(m.slot);
-    const r = await inst.invoke(new JobInvocation(m.input, m.job), m.budgetMs);
+    const r = await inst.invoke(new JobInvocation(m.input, m.job, m.log), m.budgetMs);
     const body = new Uint8Array(r.body); // an exact copy, transferred without another copy
     post({ t: "done", job: m.job, status: r.status, headers: r.headers, body, outcome: r.outcome }, [body.buffer]);
   } catch (e) {

@@ -1,4 +1,5 @@
 /** Messages between the main thread and a function's worker thread (structured clone over postMessage). */
+import type { LogLimits } from "../guest-log.js";
 import type { InvocationInput } from "../invocation.js";
 import type { SnapshotPlan } from "../snapshot.js";
 
@@ -19,7 +20,8 @@ export type WireInput = InvocationInput;
 
 export type ToWorker =
   /** `notAfter` (epoch ms): a job still queued behind other work by then is skipped (its caller got a 503). */
-  | { t: "invoke"; job: number; slot: number; input: WireInput; budgetMs: number; notAfter: number }
+  /** `log`: the function's log limits; the worker applies the per-request and per-line ones (the main thread the per-second one). */
+  | { t: "invoke"; job: number; slot: number; input: WireInput; budgetMs: number; notAfter: number; log?: LogLimits }
   | { t: "reply"; call: number; ok?: Uint8Array; err?: { code: number; message: string } }
   | { t: "drop"; slot: number };
 
@@ -28,4 +30,6 @@ export type FromWorker =
   | { t: "done"; job: number; status: number; headers: [string, string][]; body: Uint8Array; outcome: number }
   | { t: "fail"; job: number; code: string; message: string; status: number; broken: boolean }
   | { t: "call"; job: number; call: number; op: number; args: Uint8Array }
-  | { t: "log"; job: number; level: number; msg: string };
+  | { t: "log"; job: number; level: number; msg: string }
+  /** Sent before "done"/"fail" when the job's log budget dropped or cut lines. */
+  | { t: "logDropped"; job: number; bytes: number; lines: number; cutBytes: number; cutLines: number };

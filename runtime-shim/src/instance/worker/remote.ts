@@ -134,7 +134,7 @@ class WorkerThread {
     return new Promise<InvocationResult>((resolve, reject) => {
       const timer = setTimeout(() => this.notStarted(job), wait);
       this.jobs.set(job, { resolve, reject, inv, slot, timer, budgetMs, started: false });
-      this.post({ t: "invoke", job, slot: slot.slot, budgetMs, notAfter: Date.now() + wait, input: { requestId: i.requestId, method: i.method, path: i.path, query: i.query, headers: i.headers, body, event: i.event } }, [body.buffer]);
+      this.post({ t: "invoke", job, slot: slot.slot, budgetMs, notAfter: Date.now() + wait, log: inv.logBudget?.limits, input: { requestId: i.requestId, method: i.method, path: i.path, query: i.query, headers: i.headers, body, event: i.event } }, [body.buffer]);
     });
   }
 
@@ -161,7 +161,11 @@ class WorkerThread {
         job.reject(new WfnError(m.code, m.message, { status: m.status }));
         return;
       case "log":
+        // Already within the request's budget and cut on the worker; the function's second budget applies here.
         job.inv.guestLog(m.level, m.msg);
+        return;
+      case "logDropped":
+        job.inv.logDropped(m.bytes, m.lines, m.cutBytes, m.cutLines);
         return;
       case "call":
         this.hostCall(job, m.call, m.op, m.args);

@@ -1,0 +1,201 @@
+// Attack: a guest logs without end — many lines, or one huge line again and again — through the
+// `wfn.log` host call or WASI fd_write to stdout/stderr. Before: 1.26 GB of log lines from one
+// function and the event loop blocked for seconds. Now each function has log budgets (limits.log:
+// 64 KiB and 1,000 lines a request, 1 MiB and 10,000 lines a second, 16 KiB a line): the rest is
+// dropped and counted (one marker line per request, a Prometheus counter), and another function
+// keeps answering at once. Also here: a line logged just before SIGTERM is in the output, even
+// with stdout not read at that moment (the buffered writer flushes at exit).
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import binaryen from "binaryen";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOT, serve, type Served } from "../harness/cli.js";
+import { ensureBuilt } from "../harness/services.js";
+import { startWasmEdge } from "../harness/wasmedge.js";
+import { buildFixture } from "../runtime-fixtures.js";
+
+/** A raw module that logs forever: one short line or one 4 MiB line per call, through wfn.log or fd_write. */
+function flooder(via: "log" | "wasi", huge: boolean): Uint8Array {
+  const len = huge ? 4 * 1024 * 1024 : 26;
+  const call = via === "log"
+    ? `(call $log (i32.const 1) (i32.const 64) (i32.const ${len}))`
+    : `(drop (call $fd_write (i32.const ${huge ? 2 : 1}) (i32.const 0) (i32.const 1) (i32.const 8)))`;
+  const m = binaryen.parseText(`(module
+    (import "wfn" "log" (func $log (param i32 i32 i32)))
+    (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 80)
+    (data (i32.const 64) "flood line from the guest\\n")
+    (func (export "wfn_abi_version") (result i32) (i32.const 0x10000))
+    (func (export "wfn_alloc") (param i32) (result i32) (i32.const 4194304))
+    (func (export "wfn_handle") (result i32)
+      (local $i i32)
+      ${huge ? `(loop $fill (i32.store8 (i32.add (i32.const 64) (local.get $i)) (i32.const 120)) (local.set $i (i32.add (local.get $i) (i32.const 1))) (br_if $fill (i32.lt_u (local.get $i) (i32.const ${len}))))` : ""}
+      (i32.store (i32.const 0) (i32.const 64))
+      (i32.store (i32.const 4) (i32.const ${len}))
+      (loop $forever ${call} (br $forever))
+      (i32.const 0)))`);
+  const b = m.emitBinary();
+  m.dispose();
+  return b;
+}
+
+const CASES = [
+  { name: "log-lines", via: "log", huge: false },
+  { name: "log-huge", via: "log", huge: true },
+  { name: "wasi-lines", via: "wasi", huge: false },
+  { name: "wasi-huge", via: "wasi", huge: true },
+] as const;
+
+const REQUEST_BYTES = 64 * 1024;
+const REQUEST_LINES = 1000;
+
+let shim: Served;
+beforeAll(async () => {
+  await ensureBuilt("examples/hello");
+  const dir = mkdtempSync(path.join(os.tmpdir(), "wfn-log-flood-"));
+  for (const c of CASES) {
+    await writeFile(path.join(dir, `${c.name}.wasm`), flooder(c.via, c.huge));
+    await writeFile(path.join(dir, `${c.name}.json`), JSON.stringify({ config: { name: c.name, limits: { timeout: "2s" } } }));
+  }
+  // The defaults: access log on, adaptive offload, default log limits.
+  shim = await serve(["examples/hello", ...CASES.map((c) => path.join(dir, `${c.name}.wasm`))], [], { timeoutMs: 60_000 });
+}, 120_000);
+afterAll(async () => { await shim?.stop(); });
+
+/** GETs hello back to back until `until` settles: the slowest answer (ms) and how many there were. */
+async function helloWhile(until: Promise<unknown>): Promise<{ worst: number; n: number }> {
+  let done = false;
+  void until.finally(() => { done = true; });
+  let worst = 0;
+  let n = 0;
+  while (!done) {
+    const t = performance.now();
+    const r = await fetch(`${shim.url}/default/hello?name=x`);
+    expect(await r.text()).toBe("hello, x\n");
+    worst = Math.max(worst, performance.now() - t);
+    n++;
+  }
+  return { worst, n };
+}
+
+function guestLines(requestId: string): { msg: string }[] {
+  return shim.output().split("\n").filter((l) => l.startsWith("{") && l.includes(requestId)).map((l) => JSON.parse(l)).filter((o) => o.requestId === requestId && o.source === "guest");
+}
+
+async function metric(name: string, fn: string, budget: string): Promise<number> {
+  const text = await (await fetch(`${shim.url}/metrics`)).text();
+  const m = new RegExp(`^${name}\\{namespace="default",function="${fn}",budget="${budget}"\\} (\\d+)`, "m").exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+describe("a guest that logs without end", () => {
+  for (const c of CASES) {
+    it(`${c.name}: another function answers at once, the log stays within the budget, one marker, the metric counts`, async () => {
+      const id = `flood-${c.name}-${Date.now()}`;
+      const flood = fetch(`${shim.url}/default/${c.name}`, { headers: { "x-request-id": id } });
+      const hello = await helloWhile(flood);
+      expect((await flood).status).toBe(504); // stopped at its timeout (2 s), like any runaway
+      // Before: seconds (the event loop wrote every line). A loaded CI machine stays far below.
+      expect(hello.worst).toBeLessThan(1000);
+      expect(hello.n).toBeGreaterThan(5);
+      await new Promise((r) => setTimeout(r, 300)); // the writer's next turns
+      const lines = guestLines(id);
+      // The invocation may have run twice (its main-thread slice, then a worker): a request budget each.
+      const bytes = lines.reduce((n, l) => n + Buffer.byteLength(l.msg), 0);
+      expect(lines.length).toBeGreaterThan(0);
+      expect(bytes).toBeLessThanOrEqual(2 * REQUEST_BYTES);
+      expect(lines.length).toBeLessThanOrEqual(2 * REQUEST_LINES);
+      if (c.huge) for (const l of lines) expect(l.msg).toMatch(/…\[truncated \d+ bytes\]$/);
+      const markers = shim.output().split("\n").filter((l) => l.includes(id) && l.includes('"budget":"request"')).map((l) => JSON.parse(l));
+      expect(markers.length).toBeGreaterThanOrEqual(1);
+      expect(markers.length).toBeLessThanOrEqual(2);
+      expect(markers[markers.length - 1]).toMatchObject({ level: "warn", fn: c.name });
+      expect(markers[markers.length - 1].droppedLines).toBeGreaterThan(1000);
+      expect(await metric("wfn_guest_log_dropped_lines_total", c.name, "request")).toBeGreaterThan(1000);
+      if (c.huge) expect(await metric("wfn_guest_log_dropped_bytes_total", c.name, "line")).toBeGreaterThan(1024 * 1024);
+    }, 30_000);
+  }
+});
+
+const CHATTY = `import { Request, Response, log } from "@wasm-fn/sdk";
+export function handle(req: Request): Response {
+  const q = req.param("q");
+  const tag = q !== null ? q : "";
+  for (let i = 0; i < 600; i++) log.info("chatty line " + i.toString() + " of request " + tag + " " + "y".repeat(40));
+  log.info("last line of request " + tag);
+  return Response.text("ok");
+}
+`;
+
+describe("buffered log output", () => {
+  it("a line logged just before SIGTERM is in the output, with stdout not read at that moment", async () => {
+    const f = await buildFixture("chatty", CHATTY);
+    const s = await serve([f.dir], [], { timeoutMs: 60_000 });
+    try {
+      // Stop reading: the pipe fills (64 KiB) and the shim's lines wait in its buffer, not in the kernel.
+      s.proc.stdout!.pause();
+      for (let q = 0; q < 8; q++) expect(await (await fetch(`${s.url}/default/chatty?q=${q}`)).text()).toBe("ok");
+      const exited = s.stop("SIGTERM");
+      await new Promise((r) => setTimeout(r, 200));
+      s.proc.stdout!.resume();
+      expect(await exited).toBe(0);
+      await new Promise((r) => setTimeout(r, 500)); // the rest of the pipe
+      const out = s.output();
+      for (let q = 0; q < 8; q++) expect(out).toContain(`"msg":"last line of request ${q}"`);
+      expect(out).toContain('"msg":"stopped"');
+    } finally {
+      await s.stop("SIGKILL");
+    }
+  }, 90_000);
+});
+
+/**
+ * A function built with `wasm-fn build` that logs forever: 1 KiB lines, or one 64 KiB line again and
+ * again (WasmEdge here interprets, ~1,000x slower than V8: these reach the budgets within the timeout).
+ */
+const FLOOD_AS = `import { Request, Response, log } from "@wasm-fn/sdk";
+export function handle(req: Request): Response {
+  const line = "x".repeat(req.path == "/huge" ? 1 << 16 : 1000);
+  for (let i = 0; ; i++) log.info(line);
+  return Response.text("unreachable");
+}
+`;
+
+/** Fixture builds key on source and config, not on the adapter: name its sources in the config. */
+function adapterHash(): string {
+  const dir = path.join(ROOT, "packages", "build", "adapter");
+  const h = createHash("sha256");
+  for (const f of readdirSync(dir).sort()) h.update(f).update(readFileSync(path.join(dir, f)));
+  return h.digest("hex").slice(0, 16);
+}
+
+describe("the WasmEdge form (the adapter's budgets, the shim's defaults)", () => {
+  for (const what of ["lines", "huge"]) {
+    it(`${what}: the request ends at its timeout, the kept lines stay within the budget, one marker`, async () => {
+      const f = await buildFixture("wflood", FLOOD_AS, `limits:\n  timeout: 2s\n# adapter ${adapterHash()}\n`);
+      const p = await startWasmEdge(path.join(f.dir, "dist", "wflood.wasmedge.wasm"));
+      try {
+        const id = `wflood-${what}`;
+        const t0 = performance.now();
+        const r = await fetch(`${p.url}/default/wflood/${what}`, { headers: { "x-request-id": id } }).catch(() => null);
+        expect(performance.now() - t0).toBeLessThan(10_000);
+        if (r) expect(r.status).toBe(504);
+        await p.exitStatus();
+        const out = p.logs().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+        const kept = out.filter((o) => o.source === "guest" && o.requestId === id);
+        expect(kept.length).toBeGreaterThan(0);
+        expect(kept.length).toBeLessThanOrEqual(REQUEST_LINES);
+        expect(kept.reduce((n, o) => n + Buffer.byteLength(o.msg), 0)).toBeLessThanOrEqual(REQUEST_BYTES);
+        if (what === "huge") for (const o of kept) expect(o.msg).toMatch(/…\[truncated \d+ bytes\]$/);
+        const marker = out.find((o) => o.budget === "request" && o.requestId === id);
+        expect(marker).toMatchObject({ level: "warn", source: "host" });
+        expect(marker.droppedLines).toBeGreaterThan(10);
+      } finally {
+        await p.stop();
+      }
+    }, 120_000);
+  }
+});
