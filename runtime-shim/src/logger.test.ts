@@ -6,14 +6,20 @@ const tick = () => new Promise((r) => setImmediate(r));
 const eagain = () => Object.assign(new Error("EAGAIN"), { code: "EAGAIN" });
 
 describe("LogWriter", () => {
-  it("sends the lines of one event-loop turn in one write", async () => {
+  it("sends the lines of 10 ms in one write, or at the end of the turn once 32 KiB are held", async () => {
     const writes: string[] = [];
     const w = new LogWriter(-1, { sink: (b) => { writes.push(b.toString()); return b.length; } });
     for (let i = 0; i < 100; i++) w.write(`line ${i}\n`);
     expect(writes).toEqual([]); // nothing written synchronously: the request path only appends
     await tick();
+    expect(writes).toEqual([]);
+    await new Promise((r) => setTimeout(r, 30));
     expect(writes).toHaveLength(1);
     expect(writes[0]!.split("\n")).toHaveLength(101);
+    for (let i = 0; i < 400; i++) w.write(`${"y".repeat(99)}\n`);
+    await tick();
+    expect(writes).toHaveLength(2);
+    expect(writes[1]!.length).toBe(40_000);
   });
 
   it("never blocks on a full pipe: keeps the rest, retries, and drops past its bound with one counted marker", async () => {
@@ -21,7 +27,7 @@ describe("LogWriter", () => {
     const out: string[] = [];
     const w = new LogWriter(-1, { maxBuffered: 1000, sink: (b) => { if (!open) throw eagain(); out.push(b.toString()); return b.length; } });
     for (let i = 0; i < 100; i++) w.write(`${String(i).padStart(19, "0")}\n`); // 100 lines of 20 bytes: 50 fit
-    await tick();
+    await new Promise((r) => setTimeout(r, 20));
     expect(w.buffered).toBeLessThanOrEqual(1000);
     expect(w.dropped).toEqual({ lines: 50, bytes: 1000 });
     open = true;
@@ -44,7 +50,7 @@ describe("LogWriter", () => {
     let calls = 0;
     const w = new LogWriter(-1, { sink: (b) => { calls++; const n = calls === 1 ? 3 : b.length; out.push(b.subarray(0, n).toString()); return n; } });
     w.write("abcdef\n");
-    await tick();
+    await new Promise((r) => setTimeout(r, 20));
     w.write("ghi\n");
     w.flushSync(1000);
     expect(out.join("")).toBe("abcdef\nghi\n");

@@ -74,6 +74,9 @@ export const silentLogger: Logger = { log() {}, child() { return silentLogger; }
 export const MAX_BUFFERED_LOG_BYTES = 8 * 1024 * 1024;
 /** How long the exit flush waits for a reader that does not read, before it gives up on the rest. */
 const EXIT_FLUSH_MS = 5000;
+/** Lines wait at most this long (ms) to be written, or until this many are held, whichever comes first. */
+const FLUSH_MS = 10;
+const FLUSH_CHARS = 32 * 1024;
 
 export interface LogWriterOptions {
   /** Most bytes held (default MAX_BUFFERED_LOG_BYTES). */
@@ -83,8 +86,9 @@ export interface LogWriterOptions {
 }
 
 /**
- * A buffered writer to a file descriptor. `write` only appends to a string; once per event-loop
- * turn the buffer goes out with one write(2). A pipe is non-blocking (Node makes stdout's so), so
+ * A buffered writer to a file descriptor. `write` only appends to a string; the buffer goes out
+ * with one write(2) 10 ms after its first line, or at the end of the event-loop turn in which it
+ * passed 32 KiB: under load one write carries hundreds of lines, and the reader wakes up as rarely. A pipe is non-blocking (Node makes stdout's so), so
  * a slow reader means a partial write or EAGAIN: the rest waits for a retry timer, the event loop
  * goes on, and past `maxBuffered` new lines are dropped, counted, and announced by one marker line
  * once there is room again. `flushSync` writes everything out (at exit).
@@ -98,6 +102,7 @@ export class LogWriter {
   private pending = "";
   private rest: Buffer | null = null;
   private scheduled = false;
+  private timer: NodeJS.Timeout | null = null;
   private retry: NodeJS.Timeout | null = null;
   private droppedLines = 0;
   private droppedBytes = 0;
@@ -128,14 +133,20 @@ export class LogWriter {
     // Room again after drops: say so once, where the gap is.
     if (this.droppedLines > 0) this.pending += this.marker();
     this.pending += line;
-    if (!this.scheduled && this.retry === null) {
+    if (this.retry !== null || this.scheduled) return; // a retry or this turn's flush will take it
+    if (this.pending.length >= FLUSH_CHARS) {
       this.scheduled = true;
       setImmediate(this.onTurn);
+    } else if (this.timer === null) {
+      // Unref'd: a process that is done exits at once, and the exit hook writes what is held.
+      this.timer = setTimeout(this.onTurn, FLUSH_MS);
+      this.timer.unref();
     }
   }
 
   private readonly onTurn = (): void => {
     this.scheduled = false;
+    if (this.timer !== null) { clearTimeout(this.timer); this.timer = null; }
     this.drain();
   };
 
@@ -181,6 +192,7 @@ export class LogWriter {
   flushSync(maxMs = EXIT_FLUSH_MS): void {
     if (this.droppedLines > 0) this.pending += this.marker();
     if (this.retry !== null) { clearTimeout(this.retry); this.retry = null; }
+    if (this.timer !== null) { clearTimeout(this.timer); this.timer = null; }
     const until = Date.now() + maxMs;
     while (!this.drain()) {
       if (this.retry !== null) { clearTimeout(this.retry); this.retry = null; }
