@@ -7,7 +7,9 @@
 //   one reused instance.
 // `table.grow` needs reference types, which the shim's load-time instrumentation refuses
 // (WFN_NOT_WASM), so through the shim a guest's table is the size it declares; the growth cases
-// run the Instance directly.
+// run the Instance directly. The WasmEdge form links the guest's table into its command module,
+// capped the same way (checked on the linked bytes); it has no `fresh` isolation, and its adapter
+// already copies response_body appends into one buffer bounded by limits.responseBody (adapter/abi.ts).
 import { mkdtempSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -15,6 +17,8 @@ import path from "node:path";
 import binaryen from "binaryen";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { capMemory, MAX_TABLE_ELEMENTS } from "@wasm-fn/abi";
+import { linkWasmEdge } from "@wasm-fn/build";
+import { normalizeConfig } from "@wasm-fn/build/config";
 import { Instance } from "../../runtime-shim/dist/instance/instance.js";
 import { Invocation } from "../../runtime-shim/dist/instance/invocation.js";
 import { exportMutableGlobals } from "../../runtime-shim/dist/instance/snapshot.js";
@@ -61,6 +65,22 @@ describe("tables are capped at load", () => {
     expect(table.grow(MAX_TABLE_ELEMENTS - 1)).toBe(1);
     expect(() => table.grow(1)).toThrow(RangeError);
   });
+});
+
+describe("the WasmEdge form: the guest's tables are in the linked module", () => {
+  it("a guest table declared bigger is refused when linking; a smaller one keeps the cap as its maximum", async () => {
+    const config = normalizeConfig({ name: "tables" });
+    await expect(linkWasmEdge(MODULES.bigtable, config, { optimize: false })).rejects.toThrow(/declares table 0 with 20000 elements to start/);
+    const guest = wat(`(call_indirect (type $v) (i32.const 0))`, `(type $v (func)) (table $t 5000 funcref) (elem (i32.const 0) func $f) (func $f)`);
+    const linked = binaryen.readBinary(await linkWasmEdge(guest, config, { optimize: false }));
+    try {
+      linked.setFeatures(binaryen.Features.All);
+      const tables = Array.from({ length: linked.getNumTables() }, (_, i) => binaryen.getTableInfo(linked.getTableByIndex(i)));
+      expect(tables.map((t) => [t.initial, t.max])).toEqual([[5000, MAX_TABLE_ELEMENTS]]);
+    } finally {
+      linked.dispose();
+    }
+  }, 60_000);
 });
 
 describe("isolation: fresh by reset, on an Instance (table.grow)", () => {
