@@ -3,6 +3,7 @@ import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { BackendErrors } from "../../capabilities/backend.js";
+import { withCallSignal } from "../../instance/host-call.js";
 import { mapDaprError } from "./errors.js";
 import { DaprBackend } from "./index.js";
 import { freePort } from "./sidecar.js";
@@ -65,6 +66,28 @@ describe("dapr backend", () => {
     const t0 = performance.now();
     await expect(b.publish("p", "t", new Uint8Array(0), "text/plain", {})).rejects.toMatchObject({ code: BackendErrors.TIMEOUT, message: expect.stringContaining("within 300 ms") });
     expect(performance.now() - t0).toBeLessThan(1500);
+    await b.close();
+    silent.close();
+  });
+
+  it("cancels HTTP and gRPC calls to daprd when the request's signal aborts (issue 10 #9)", async () => {
+    // A sidecar that accepts and never answers: only the signal can end these calls before 5 s.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const port = (silent.address() as AddressInfo).port;
+    const b = new DaprBackend({ httpPort: port, grpcPort: port, timeoutMs: 5000 });
+    const ac = new AbortController();
+    const t0 = performance.now();
+    const calls = withCallSignal(ac.signal, () => [
+      b.stateGet("s", "k"),
+      b.invoke({ appId: "other", method: "m", verb: "POST", data: new Uint8Array(1), contentType: "text/plain" }),
+      b.stateSave("s", { key: "k", value: Buffer.from("not json"), etag: "", metadata: {} }), // gRPC: bytes daprd's JSON would change
+      b.stateBulkGet("s", ["a", "b", "c"]),
+    ]);
+    await new Promise((r) => setTimeout(r, 300));
+    ac.abort(new Error("the request ended (timed out)"));
+    for (const c of calls) await expect(c).rejects.toMatchObject({ code: BackendErrors.UNAVAILABLE, message: expect.stringContaining("cancelled: the request ended (timed out)") });
+    expect(performance.now() - t0).toBeLessThan(2000);
     await b.close();
     silent.close();
   });
