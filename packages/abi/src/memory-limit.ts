@@ -46,7 +46,7 @@ function rewriteMemorySection(bytes: Uint8Array, sectionAt: number, start: numbe
   let max = Infinity;
   if (flags & 0x01) { const [m, n2] = readLeb(bytes, p); max = m; p += n2; }
   if (min > maxPages) {
-    throw new WfnError("WFN_MEMORY_LIMIT", `${source} needs ${min} memory pages (${(min * 64) / 1024} MiB) to start, above its limit of ${maxPages} pages; raise limits.memory in wasm-fn.yaml`, { status: 500 });
+    throw new WfnError("WFN_MEMORY_LIMIT", `${source} needs ${min} memory pages (${(min * 64) / 1024} MiB) to start, above its limit of ${maxPages} pages; raise limits.memory in wasm-fn.yaml`, { status: 400 }); // the module, not the host: a 4xx at upload
   }
   const newMax = Math.min(max, maxPages);
   const content = [...writeLeb(1), 0x01, ...writeLeb(min), ...writeLeb(newMax), ...bytes.subarray(p, end)];

@@ -1,0 +1,54 @@
+// What the fuzz pass (test/security/fuzz.test.ts) found, each kept as a plain test that failed
+// before its fix: bad input reaches the admin API, the gateway and the loader as a 4xx with a
+// sentence, and nothing grows with repeated uploads.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import binaryen from "binaryen";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serve, type Served } from "../harness/cli.js";
+import { ensureBuilt } from "../harness/services.js";
+
+let shim: Served;
+let work: string;
+
+function wat(text: string): Buffer {
+  const m = binaryen.parseText(text);
+  const b = Buffer.from(m.emitBinary());
+  m.dispose();
+  return b;
+}
+
+const guest = (memory: string): Buffer => wat(`(module
+  (import "wfn" "response_body" (func $body (param i32 i32)))
+  (memory (export "memory") ${memory})
+  (data (i32.const 16) "ok\\n")
+  (func (export "wfn_abi_version") (result i32) (i32.const 0x10000))
+  (func (export "wfn_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "wfn_handle") (result i32) (call $body (i32.const 16) (i32.const 3)) (i32.const 0)))`);
+
+beforeAll(async () => {
+  work = mkdtempSync(path.join(os.tmpdir(), "wfn-fuzz-finds-"));
+  await ensureBuilt("examples/hello");
+  writeFileSync(path.join(work, "prey.wasm"), guest("1"));
+  writeFileSync(path.join(work, "prey.json"), JSON.stringify({ config: { name: "prey", limits: { timeout: "1s" } } }));
+  shim = await serve(["examples/hello", path.join(work, "prey.wasm")], ["--no-access-log"]);
+});
+afterAll(async () => {
+  await shim?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+async function upload(module: Buffer): Promise<{ status: number; body: { error?: { code: string; message: string }; origin?: string } }> {
+  const r = await fetch(`${shim.url}/admin/functions/default/prey`, { method: "PUT", body: module });
+  return { status: r.status, body: (await r.json()) as { error?: { code: string; message: string }; origin?: string } };
+}
+
+describe("fuzz finds", () => {
+  it("an uploaded module whose memory needs more pages than limits.memory is a 400, not a 500", async () => {
+    const r = await upload(guest("2000"));
+    expect(r.status).toBe(400);
+    expect(r.body.error).toMatchObject({ code: "WFN_MEMORY_LIMIT", message: expect.stringMatching(/needs 2000 memory pages .* raise limits\.memory/) });
+    expect(await (await fetch(`${shim.url}/default/prey`)).text()).toBe("ok\n"); // the old version serves
+  });
+});
