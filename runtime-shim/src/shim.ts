@@ -105,7 +105,7 @@ export async function startShim(opts: ShimOptions): Promise<RunningShim> {
     const t0 = performance.now();
     const src = sources.get(fn)!;
     if (!wasm && src.kind === "bytes") throw new WfnError("WFN_SWAP_SOURCE", `${namespace}/${name} was pulled from ${src.origin}; PUT the new module to /admin/functions/${namespace}/${name}, or restart with the new reference`, { status: 409 });
-    const code = wasm ? { config: fn.config, wasm, origin: `${fn.origin} (uploaded)` } : await readFunction(src);
+    const code = wasm ? { config: fn.config, wasm, origin: `${fn.origin.replace(/ \(uploaded\)$/, "")} (uploaded)` } : await readFunction(src);
     // Checked before anything changes: a refused swap leaves the old version serving on its routes.
     const clash = gateway.router.conflict({ name: code.config.name, namespace: code.config.namespace, paths: code.config.triggers.http?.route?.paths ?? [], hostnames: code.config.triggers.http?.route?.hostnames ?? [] }, fn);
     if (clash) throw routeConflict(clash);

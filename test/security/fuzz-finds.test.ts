@@ -51,4 +51,15 @@ describe("fuzz finds", () => {
     expect(r.body.error).toMatchObject({ code: "WFN_MEMORY_LIMIT", message: expect.stringMatching(/needs 2000 memory pages .* raise limits\.memory/) });
     expect(await (await fetch(`${shim.url}/default/prey`)).text()).toBe("ok\n"); // the old version serves
   });
+
+  it("each upload labels the origin '(uploaded)' once: the label does not grow with every swap", async () => {
+    let origin = "";
+    for (let i = 0; i < 3; i++) {
+      const r = await upload(guest("1"));
+      expect(r.status).toBe(200);
+      origin = r.body.origin ?? "";
+    }
+    expect(origin).toMatch(/prey\.wasm \(uploaded\)$/);
+    expect(origin.match(/\(uploaded\)/g)).toHaveLength(1);
+  });
 });
