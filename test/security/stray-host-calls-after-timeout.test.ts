@@ -2,7 +2,8 @@
 // asyncify functions, so the host believes it suspended) and then outlives its timeout: the
 // client got 504, yet the 500 requests it started kept running against their target. Now every
 // host call carries the request's AbortSignal (cancelled when the request ends) and an instance
-// may have at most 8 calls in flight; the rest fail at once with UNAVAILABLE.
+// may have at most 8 calls in flight; the rest fail at once with UNAVAILABLE. A client that closes
+// its connection ends its request's calls the same way.
 import { mkdtempSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
@@ -70,8 +71,12 @@ for (const offload of ["never", "always"] as const) {
       target = await slowTarget();
       const dir = mkdtempSync(path.join(os.tmpdir(), "wfn-stray-"));
       await writeFile(path.join(dir, "flood.wasm"), flooder(`http://127.0.0.1:${target.port}/slow`));
-      await writeFile(path.join(dir, "flood.json"), JSON.stringify({ config: { name: "flood", limits: { timeout: "1s" }, permissions: { hosts: [`127.0.0.1:${target.port}`] } } }));
-      shim = await serve([path.join(dir, "flood.wasm")], ["--no-access-log", "--offload", offload]);
+      const hosts = [`127.0.0.1:${target.port}`];
+      await writeFile(path.join(dir, "flood.json"), JSON.stringify({ config: { name: "flood", limits: { timeout: "1s" }, permissions: { hosts } } }));
+      // The same guest with a long timeout: only its client leaving can end its calls early.
+      await writeFile(path.join(dir, "patient.wasm"), flooder(`http://127.0.0.1:${target.port}/slow`));
+      await writeFile(path.join(dir, "patient.json"), JSON.stringify({ config: { name: "patient", limits: { timeout: "10s" }, permissions: { hosts } } }));
+      shim = await serve([path.join(dir, "flood.wasm"), path.join(dir, "patient.wasm")], ["--no-access-log", "--offload", offload]);
     }, 60_000);
     afterAll(async () => {
       await shim?.stop();
@@ -95,6 +100,22 @@ for (const offload of ["never", "always"] as const) {
       // The shim serves the next request as usual (a new instance; the same cap).
       const again = await fetch(`${shim.url}/default/flood`, { signal: AbortSignal.timeout(20_000) });
       expect(again.status).toBe(504);
+      expect(target.maxOpen()).toBeLessThanOrEqual(CAP);
+    }, 60_000);
+
+    it("a client that goes away takes its request's calls with it, long before the timeout", async () => {
+      const client = new AbortController();
+      const before = target.seen();
+      const pending = fetch(`${shim.url}/default/patient`, { signal: client.signal }).catch(() => "aborted");
+      const until = Date.now() + 5000;
+      while (target.seen() === before && Date.now() < until) await new Promise((res) => setTimeout(res, 20));
+      expect(target.seen()).toBeGreaterThan(before);
+      const leftAt = Date.now();
+      client.abort();
+      expect(await pending).toBe("aborted");
+      while (target.open() > 0 && Date.now() - leftAt < 5000) await new Promise((res) => setTimeout(res, 20));
+      expect(target.open()).toBe(0);
+      expect(Date.now() - leftAt).toBeLessThan(1500); // the function's timeout is 10 s
       expect(target.maxOpen()).toBeLessThanOrEqual(CAP);
     }, 60_000);
   });
