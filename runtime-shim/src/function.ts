@@ -84,8 +84,18 @@ export async function compileFunction(code: LoadedCode, host: HostCalls): Promis
   }
   validateModule(mod, code.origin);
   const probe = new Instance(mod, host, { timeoutMs: code.config.limits.timeoutMs, maxMemoryPages: code.config.limits.memoryPages }, code.origin);
-  checkAbiVersion(probe.init(), code.origin);
+  checkAbiVersion(startProbe(probe), code.origin);
   return mod;
+}
+
+/** The first instance's start-up, at load: a module that traps, exits or hangs there is bad input (4xx at upload). */
+function startProbe(probe: Instance): number {
+  try {
+    return probe.init();
+  } catch (e) {
+    if (!(e instanceof WfnError) || e.status < 500) throw e;
+    throw new WfnError(e.code, `${e.message}; it failed while starting, so it was not loaded`, { status: 400, cause: e });
+  }
 }
 
 /** How a shim runs its functions' instances (see docs/runtime.md). */

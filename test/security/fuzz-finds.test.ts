@@ -52,6 +52,21 @@ describe("fuzz finds", () => {
     expect(await (await fetch(`${shim.url}/default/prey`)).text()).toBe("ok\n"); // the old version serves
   });
 
+  it("a module that traps while it starts (its start function, _initialize) is refused with a 400, not a 500", async () => {
+    const start = (body: string): Buffer => wat(`(module
+      (memory (export "memory") 1)
+      ${body}
+      (func (export "wfn_abi_version") (result i32) (i32.const 0x10000))
+      (func (export "wfn_alloc") (param i32) (result i32) (i32.const 1024))
+      (func (export "wfn_handle") (result i32) (i32.const 0)))`);
+    for (const body of ['(func $s (unreachable)) (start $s)', '(func (export "_initialize") (unreachable))', '(func (export "_start") (drop (i32.load (i32.const 0x7ffffff0))))']) {
+      const r = await upload(start(body));
+      expect(r.status, `${body}: ${JSON.stringify(r.body)}`).toBe(400);
+      expect(r.body.error).toMatchObject({ code: "WFN_TRAP", message: expect.stringMatching(/prey\.wasm.*(trapped|failed to start)/) });
+    }
+    expect(await (await fetch(`${shim.url}/default/prey`)).text()).toBe("ok\n");
+  });
+
   it("each upload labels the origin '(uploaded)' once: the label does not grow with every swap", async () => {
     let origin = "";
     for (let i = 0; i < 3; i++) {

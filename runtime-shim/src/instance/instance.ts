@@ -118,20 +118,25 @@ export class Instance implements Runner {
 
   /** Instantiates and runs the guest's initialiser (`_start` for AssemblyScript, `_initialize` for WASI reactors). */
   init(): number {
-    const instance = new WebAssembly.Instance(this.module, { wfn: this.hostImports(), wasi_snapshot_preview1: wasiImports(this.wasiHost()) });
-    this.exports = instance.exports as unknown as GuestExports;
+    // The deadline before instantiating: a module's start function runs inside the constructor,
+    // under fuel (with none set yet, its first fuel check reported a timeout), and its trap is the guest's.
     this.deadline = performance.now() + this.opts.timeoutMs;
     this.sliceEnd = Infinity;
+    let instance: WebAssembly.Instance;
+    let version: number;
     try {
+      instance = new WebAssembly.Instance(this.module, { wfn: this.hostImports(), wasi_snapshot_preview1: wasiImports(this.wasiHost()) });
+      this.exports = instance.exports as unknown as GuestExports;
       if (this.exports._initialize) this.exports._initialize();
       else if (this.exports._start) this.exports._start();
+      if (this.exports.asyncify_start_unwind) this.asyncData = this.exports.wfn_alloc(ASYNCIFY_STACK + 8);
+      version = this.exports.wfn_abi_version();
     } catch (e) {
       this.broken = true;
       throw this.mapTrap(e);
     }
-    if (this.exports.asyncify_start_unwind) this.asyncData = this.exports.wfn_alloc(ASYNCIFY_STACK + 8);
     if (this.opts.snapshot) this.snap = new MemorySnapshot(instance, this.opts.snapshot);
-    return this.exports.wfn_abi_version();
+    return version;
   }
 
   /** Runs the handler for one invocation. Throws a WfnError (trap, timeout, memory, Offload) and marks itself broken. */
