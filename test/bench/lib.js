@@ -65,8 +65,11 @@ export async function startCommand(cmd, args, opts) {
   const t0 = performance.now();
   const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
-  child.stdout.on("data", (d) => { log = (log + d).slice(-20000); });
-  child.stderr.on("data", (d) => { log = (log + d).slice(-20000); });
+  // Keeps the last ~20,000 characters, trimmed now and then (not per chunk: a server that logs a
+  // line per request would otherwise make this reader copy 20 kB per line, on the same cores).
+  const keep = (d) => { log += d; if (log.length > 40000) log = log.slice(-20000); };
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
   const deadline = Date.now() + (opts.timeoutMs ?? 30000);
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${args.join(" ")} exited (${child.exitCode}):\n${log}`);
@@ -77,7 +80,7 @@ export async function startCommand(cmd, args, opts) {
   return {
     pid: /** @type {number} */ (child.pid),
     startMs: performance.now() - t0,
-    log: () => log,
+    log: () => log.slice(-20000),
     async stop() {
       if (child.exitCode !== null) return child.exitCode;
       const exited = new Promise((r) => child.once("exit", (code) => r(code)));
