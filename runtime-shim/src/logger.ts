@@ -159,6 +159,8 @@ export class LogWriter {
   private drain(): boolean {
     for (;;) {
       if (this.rest === null) {
+        // All written after drops: say so now, not only when the next line comes.
+        if (this.pending === "" && this.droppedLines > 0) this.pending = this.marker();
         if (this.pending === "") return true;
         this.rest = Buffer.from(this.pending, "utf8");
         this.pending = "";
@@ -178,10 +180,11 @@ export class LogWriter {
         }
       }
       if (n >= this.rest.length) { this.rest = null; continue; }
-      // The pipe is full: try again soon, without holding the event loop.
+      // The pipe is full: try again soon, without holding the event loop; at once (1 ms) while the
+      // reader keeps taking, so a fast reader is not held to one pipe buffer per 10 ms.
       this.rest = this.rest.subarray(n);
       if (this.retry === null) {
-        this.retry = setTimeout(this.onRetry, 10);
+        this.retry = setTimeout(this.onRetry, n > 0 ? 1 : 10);
         this.retry.unref();
       }
       return false;

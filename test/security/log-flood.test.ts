@@ -152,6 +152,46 @@ describe("buffered log output", () => {
   }, 90_000);
 });
 
+const NOISY = `import { Request, Response, log } from "@wasm-fn/sdk";
+export function handle(req: Request): Response {
+  for (let i = 0; i < 1000; i++) log.info("noisy line " + i.toString() + " " + "z".repeat(40));
+  return Response.text("ok");
+}
+`;
+
+describe("a log reader that stops reading (stdout a pipe nobody drains)", () => {
+  it("the shim keeps answering; past 8 MiB held, lines are dropped, counted, and one marker says so", async () => {
+    // Within its own budgets (raised by limits.log here): 1,000 lines a request, ~170 kB of JSON.
+    const f = await buildFixture("noisy", NOISY, "limits:\n  log:\n    perSecond: { bytes: 64Mi, lines: 1000000 }\n");
+    const s = await serve([f.dir], [], { timeoutMs: 60_000 });
+    try {
+      s.proc.stdout!.pause();
+      let worst = 0;
+      for (let q = 0; q < 80; q++) {
+        const t = performance.now();
+        expect(await (await fetch(`${s.url}/default/noisy`)).text()).toBe("ok");
+        worst = Math.max(worst, performance.now() - t);
+      }
+      expect(worst).toBeLessThan(1000); // never waits for the reader
+      const metrics = await (await fetch(`${s.url}/metrics`)).text();
+      const dropped = Number(/^wfn_log_writer_dropped_lines_total (\d+)/m.exec(metrics)?.[1]);
+      expect(dropped).toBeGreaterThan(10_000); // ~13 MB offered, 8 MiB held
+      s.proc.stdout!.resume();
+      // Once what was held is written, the marker follows, with or without another line.
+      const markerLines = () => s.output().split("\n").filter((l) => l.includes('"msg":"log output dropped:'));
+      for (let t = 0; t < 100 && markerLines().length === 0; t++) await new Promise((r) => setTimeout(r, 100));
+      expect(await (await fetch(`${s.url}/default/noisy`)).text()).toBe("ok");
+      await new Promise((r) => setTimeout(r, 500));
+      const markers = markerLines();
+      expect(markers).toHaveLength(1);
+      // At least what the scrape saw: the scrape's own access line came after it.
+      expect(JSON.parse(markers[0]!).droppedLines).toBeGreaterThanOrEqual(dropped);
+    } finally {
+      await s.stop("SIGKILL");
+    }
+  }, 120_000);
+});
+
 /**
  * A function built with `wasm-fn build` that logs forever: 1 KiB lines, or one 64 KiB line again and
  * again (WasmEdge here interprets, ~1,000x slower than V8: these reach the budgets within the timeout).
