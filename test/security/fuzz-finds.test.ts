@@ -67,6 +67,28 @@ describe("fuzz finds", () => {
     expect(await (await fetch(`${shim.url}/default/prey`)).text()).toBe("ok\n");
   });
 
+  it("a guest that answers 204 or 304 with an invalid header name gets a 500 with its JSON body, not a hang", async () => {
+    for (const status of [204, 304]) {
+      const r = await upload(wat(`(module
+        (import "wfn" "response_status" (func $status (param i32)))
+        (import "wfn" "response_header" (func $header (param i32 i32 i32 i32)))
+        (memory (export "memory") 1)
+        (data (i32.const 16) "bad\\00name")
+        (func (export "wfn_abi_version") (result i32) (i32.const 0x10000))
+        (func (export "wfn_alloc") (param i32) (result i32) (i32.const 1024))
+        (func (export "wfn_handle") (result i32)
+          (call $status (i32.const ${status}))
+          (call $header (i32.const 16) (i32.const 8) (i32.const 16) (i32.const 3))
+          (i32.const 0)))`));
+      expect(r.status).toBe(200);
+      // Node kept the 204/304's "no body" after the bad header was refused: the 500 went out with a
+      // content-length and no body, and the client waited for it until it gave up.
+      const res = await fetch(`${shim.url}/default/prey`, { signal: AbortSignal.timeout(3_000) });
+      expect(res.status).toBe(500);
+      expect(((await res.json()) as { error: { code: string; message: string } }).error).toMatchObject({ message: expect.stringMatching(/invalid response header/) });
+    }
+  });
+
   it("each upload labels the origin '(uploaded)' once: the label does not grow with every swap", async () => {
     let origin = "";
     for (let i = 0; i < 3; i++) {

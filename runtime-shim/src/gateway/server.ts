@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, validateHeaderName, validateHeaderValue, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { randomUUID } from "node:crypto";
 import { isWfnError, WfnError } from "@wasm-fn/abi";
@@ -152,6 +152,9 @@ export class Gateway {
     // is set that way, writeHead merges the list with setHeader and repeated names collapse.)
     if (this.draining) flat.push("connection", "close");
     try {
+      // Checked before writeHead: one that throws has already taken a 204/304's "no body", and the
+      // 500 sent next would announce a body it never sends (the client then waits for it).
+      for (let i = 0; i < flat.length; i += 2) { validateHeaderName(flat[i]!); validateHeaderValue(flat[i]!, flat[i + 1]!); }
       res.writeHead(status, flat);
     } catch (e) {
       throw new WfnError(ShimErrors.TRAP, `${fn} returned an invalid response header: ${(e as Error).message}`);
