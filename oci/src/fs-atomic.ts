@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, open, rename, rm, stat } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 function tempSibling(path: string, tag: string): string {
@@ -54,4 +54,27 @@ export async function replaceDirAtomic(dir: string, fill: (tmp: string) => Promi
     throw e;
   }
   if (existed) await rm(old, { recursive: true, force: true });
+}
+
+/** Whether a process of this machine is still running (so its temp files may still be in use). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes the temp siblings (see `replaceDirAtomic`, `writeFileAtomic`) that a process killed
+ * midway left in `dir`: only those whose writer is no longer running.
+ * @example await removeStaleTemps("~/.cache/wasm-fn/oci/images")
+ */
+export async function removeStaleTemps(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    const m = /^\..+\.(?:tmp|new|old)-(\d+)-[0-9a-f]{8}$/.exec(name);
+    if (m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) await rm(join(dir, name), { recursive: true, force: true });
+  }
 }

@@ -9,7 +9,7 @@ import { cappedHasher } from "./blob-stream.js";
 import { cachedImageDir } from "./cache.js";
 import { digestHex } from "./digest.js";
 import { OciErrorCode, ociError } from "./errors.js";
-import { replaceDirAtomic } from "./fs-atomic.js";
+import { removeStaleTemps, replaceDirAtomic } from "./fs-atomic.js";
 import { NAME_RE } from "./image.js";
 import { canonicalJson, parseJsonObject } from "./json.js";
 import { checkManifestLimits, OciLimits } from "./limits.js";
@@ -205,6 +205,7 @@ export async function materialize(src: ImageSource, cacheDir: string, tag?: stri
   const done: { name?: string; metadata?: Record<string, unknown> | null } = {};
   const images = dirname(dir);
   const hadImages = await stat(images).then(() => true, () => false);
+  if (hadImages) await removeStaleTemps(images); // what a pull killed midway left behind
   try {
     // Everything is written into a temp folder next to the image's, renamed into place at the
     // end; any failure (a mismatch, a bomb, a full disk) removes it, so no partial file remains.

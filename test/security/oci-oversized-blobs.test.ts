@@ -4,9 +4,9 @@
 // index.json, or a big layer meant to be buffered in memory. Each is refused with a sentence before
 // anything is fetched where the numbers are known, layers stream to disk (never whole in memory),
 // and a refused pull leaves nothing in the cache.
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -144,6 +144,21 @@ describe("oversized and over-inflating images", () => {
     writeFileSync(path.join(crowded, "index.json"), json(doc));
     await expect(loadLayoutToCache(crowded, { cacheDir: cache })).rejects.toMatchObject({ code: "WFN_OCI_IMAGE_INVALID", message: expect.stringMatching(/301 entries in the index, more than 256/) });
     expect(cached(cache)).toEqual([]);
+  });
+
+  it("what a pull killed midway left in the cache is removed by the next pull; a running pull's is kept", async () => {
+    const cache = path.join(work, "cache-killed");
+    const images = path.join(cache, "images");
+    const dead = spawnSync("true").pid!; // exited: nothing of it is running any more
+    const leftover = path.join(images, `.${"ab".repeat(32)}.new-${dead}-0123abcd`);
+    const running = path.join(images, `.${"cd".repeat(32)}.new-${process.pid}-0123abcd`);
+    mkdirSync(path.join(leftover, "layout", "blobs", "sha256"), { recursive: true });
+    writeFileSync(path.join(leftover, "layout", "blobs", "sha256", "ab".repeat(32)), randomBytes(1 << 20)); // half a blob
+    mkdirSync(running, { recursive: true });
+    await loadLayoutToCache(await layout("after-kill"), { cacheDir: cache });
+    expect(existsSync(leftover)).toBe(false);
+    expect(existsSync(running)).toBe(true);
+    expect(cached(cache).filter((n) => !n.startsWith("."))).toHaveLength(1);
   });
 
   it("a large layer streams to disk: pulling 96 MiB never holds it in memory", async () => {
