@@ -89,8 +89,9 @@ describe("bad input gets a clear error and the shim keeps serving", () => {
 
   it("a module built elsewhere with an endless loop is stopped at its timeout (504)", async () => {
     const r = await fetch(`${shim.url}/default/spin`);
-    expect(r.status).toBe(504);
-    expect(((await r.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "WFN_TIMEOUT", message: expect.stringMatching(/timeout of 300 ms/) });
+    const body = (await r.json()) as { error: { code: string; message: string } };
+    expect(r.status, JSON.stringify(body)).toBe(504);
+    expect(body.error).toMatchObject({ code: "WFN_TIMEOUT", message: expect.stringMatching(/timeout of 300 ms/) });
     await stillServing();
   });
 

@@ -305,11 +305,11 @@ describe("slow and idle clients hold up nobody", () => {
       for (let i = 0; i < 10; i++) {
         let t = Date.now();
         await stillServing();
-        expect(Date.now() - t).toBeLessThan(2000);
+        expect(Date.now() - t).toBeLessThan(5000);
         t = Date.now();
         ka.write(`GET /default/hello?name=ka${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
-        expect(await ka.next(2000)).toMatchObject({ status: 200, body: `hello, ka${i}\n` });
-        expect(Date.now() - t).toBeLessThan(2000);
+        expect(await ka.next(5000)).toMatchObject({ status: 200, body: `hello, ka${i}\n` });
+        expect(Date.now() - t).toBeLessThan(5000);
         await new Promise((r) => setTimeout(r, 200));
       }
       expect(closedAt.length).toBe(0); // a stalled client is not dropped early
@@ -323,7 +323,7 @@ describe("slow and idle clients hold up nobody", () => {
       for (const [i, c] of idle.entries()) {
         expect(c.closed).toBe(false);
         c.write(`GET /default/hello?name=idle${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
-        expect(await c.next(2000)).toMatchObject({ status: 200, body: `hello, idle${i}\n` });
+        expect(await c.next(5000)).toMatchObject({ status: 200, body: `hello, idle${i}\n` });
       }
       await stillServing();
     } finally {
@@ -333,6 +333,8 @@ describe("slow and idle clients hold up nobody", () => {
   }, 30_000);
 
   // 1000 is the server's connection limit: past it, the longest-idle keep-alive connection makes room.
+  // (Bounds are 5 s: a lock-out is for ever, and WasmEdge's interpreter polling 1,100 sockets on a
+  // loaded 2-core CI machine took over 2 s once.)
   it("more idle connections than the server's limit (1000) do not lock new clients out", async () => {
     expect(openFilesLimit(), "this case opens 1,100 connections: raise the open-files limit (ulimit -n 4096)").toBeGreaterThanOrEqual(2500);
     const idle: Conn[] = [];
@@ -341,12 +343,12 @@ describe("slow and idle clients hold up nobody", () => {
       for (let i = 0; i < 5; i++) {
         const t = Date.now();
         await stillServing();
-        expect(Date.now() - t).toBeLessThan(2000);
+        expect(Date.now() - t).toBeLessThan(5000);
       }
       // The newest connections are served; some of the oldest were closed to make room.
       const last = idle[idle.length - 1]!;
       last.write("GET /default/hello?name=newest HTTP/1.1\r\nHost: x\r\n\r\n");
-      expect(await last.next(2000)).toMatchObject({ status: 200, body: "hello, newest\n" });
+      expect(await last.next(5000)).toMatchObject({ status: 200, body: "hello, newest\n" });
       expect(idle.filter((c) => c.closed).length).toBeGreaterThan(0);
       expect(idle[0]!.closed).toBe(true);
     } finally {

@@ -113,7 +113,8 @@ export async function ensureBuilt(dir: string): Promise<void> {
   }
   try {
     if (fresh()) return;
-    const r = await cli(["build", abs, "--no-image"]);
+    // A build takes seconds; on a 2-core machine under full load it took over the CLI helper's 2 min once.
+    const r = await cli(["build", abs, "--no-image"], { timeoutMs: 600_000 });
     if (r.code !== 0) throw new Error(`wasm-fn build ${dir} failed:\n${r.stderr}`);
   } finally {
     fs.rmdirSync(lock);
