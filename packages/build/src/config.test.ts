@@ -46,6 +46,38 @@ describe("function config (wasm-fn.yaml)", () => {
     expect(() => normalizeConfig({ name: "x", triggers: { http: { route: { paths: ["no-slash"] } } } })).toThrow(/a path starting with '\/'/);
   });
 
+  it("grants nothing by default: no state store, topic, binding, secret or configuration store, app id", () => {
+    expect(normalizeConfig({ name: "x" }).permissions).toEqual({ hosts: [], states: [], publish: [], bindings: [], secrets: [], configuration: [], invoke: [] });
+  });
+
+  it("reads grants from states (a list, or OpenFunction's map), permissions and outputs", () => {
+    const c = normalizeConfig({
+      name: "x",
+      states: { orders: { spec: { type: "state.redis" } }, cache: null },
+      outputs: [{ dapr: { name: "pubsub", type: "pubsub.redis", topic: "orders" } }, { dapr: { name: "sink", type: "bindings.http" } }],
+      permissions: { secrets: ["vault"], configuration: ["flags"], invoke: ["billing", "stock/api/v1"], publish: ["pubsub/audit"], bindings: ["mailer"] },
+    });
+    expect(c.states).toEqual(["orders", "cache"]);
+    expect(c.permissions).toEqual({
+      hosts: [], states: ["orders", "cache"], publish: ["pubsub/audit", "pubsub/orders"], bindings: ["mailer", "sink"],
+      secrets: ["vault"], configuration: ["flags"], invoke: ["billing", "stock/api/v1"],
+    });
+    expect(normalizeConfig({ name: "x", states: ["a", "b"] }).permissions.states).toEqual(["a", "b"]);
+  });
+
+  it("says what is wrong with a grant, and rejects unknown permission keys", () => {
+    expect(() => normalizeConfig({ name: "x", states: "orders" })).toThrow(/states must be a list of state store names, or a map of name -> component spec, got string/);
+    expect(() => normalizeConfig({ name: "x", states: [1] })).toThrow(/states\[0\] must be a state store's component name/);
+    expect(() => normalizeConfig({ name: "x", states: { orders: "redis" } })).toThrow(/states.orders must be a component spec/);
+    expect(() => normalizeConfig({ name: "x", permissions: { invoke: ["has space"] } })).toThrow(/permissions.invoke\[0\] 'has space' is not valid: an app id, or app-id\/method-prefix/);
+    expect(() => normalizeConfig({ name: "x", permissions: { publish: ["no-topic"] } })).toThrow(/permissions.publish\[0\] 'no-topic' is not valid: pubsub\/topic/);
+    expect(() => normalizeConfig({ name: "x", permissions: { secrets: "vault" } })).toThrow(/permissions.secrets must be a list/);
+    try { normalizeConfig({ name: "x", permissions: { state: ["s"] } }); expect.unreachable(); } catch (e) {
+      expect((e as { code: string }).code).toBe("WFN_CONFIG_UNKNOWN_KEY");
+      expect((e as Error).message).toMatch(/'permissions.state' \(did you mean 'states'\?\)|'permissions.state'/);
+    }
+  });
+
   it("reports a missing file and broken YAML clearly", async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "wfn-cfg-"));
     await expect(loadConfig(dir)).rejects.toThrow(/no wasm-fn.yaml in .*wasm-fn init/);

@@ -38,9 +38,29 @@ export interface FunctionConfig {
     /** Guest log budgets (`limits.log`): message bytes and lines per request and per second, and the longest line. */
     log?: { requestBytes: number; requestLines: number; secondBytes: number; secondLines: number; lineBytes: number };
   };
-  permissions: { hosts: string[] };
+  /** State stores this function may use (`states:`, a list of names or OpenFunction's map of name -> component). */
+  states: string[];
+  /**
+   * What the function may reach, by name: `permissions:` as written (hosts, secrets, configuration,
+   * invoke, publish, bindings), plus `states:` and the outputs (an output also receives the return
+   * value of an async function; `permissions.publish`/`bindings` grant host calls only), so every
+   * host checks one object. Anything not named here is DENIED.
+   */
+  permissions: Grants;
   /** The Dapr app id other apps use to invoke this function (default: name). */
   appId: string;
+}
+
+/** A function's grants, as every host checks them (see FunctionConfig.permissions). */
+export interface Grants {
+  hosts: string[];
+  secrets: string[];
+  configuration: string[];
+  /** "appId" (any method) or "appId/method-prefix". */
+  invoke: string[];
+  states: string[];
+  publish: string[];
+  bindings: string[];
 }
 
 type Shape =
@@ -50,9 +70,14 @@ type Shape =
   | { t: "duration" } // "30s", "250ms", 1000 (ms)
   | { t: "list"; of: Shape }
   | { t: "map" } // string -> string
+  | { t: "names" } // a list of names, or a map whose keys are names (OpenFunction's `states`)
   | { t: "object"; fields: Record<string, Shape>; required?: readonly string[] };
 
 const NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** A Dapr component name. */
+const COMPONENT = /^[A-Za-z0-9_]([-_.A-Za-z0-9]{0,252})$/;
+const PUBLISH = /^[A-Za-z0-9_][-_.A-Za-z0-9]{0,252}\/\S+$/;
+const INVOKE = /^[A-Za-z0-9]([-_.A-Za-z0-9]{0,62})(\/[^\s?#]+)?$/;
 const daprRef: Shape = {
   t: "object",
   required: ["name"],
@@ -84,7 +109,18 @@ const schema: Shape = {
     scaleOptions: { t: "object", fields: { minReplicas: { t: "int", min: 0, max: 10000 }, maxReplicas: { t: "int", min: 1, max: 10000 }, idleTimeout: { t: "duration" }, maxQueue: { t: "int", min: 0 } } },
     isolation: { t: "string", enum: ["reuse", "fresh"] },
     limits: { t: "object", fields: { timeout: { t: "duration" }, memory: { t: "size" }, requestBody: { t: "size" }, responseBody: { t: "size" }, log: logLimits } },
-    permissions: { t: "object", fields: { hosts: { t: "list", of: { t: "string" } } } },
+    states: { t: "names" },
+    permissions: {
+      t: "object",
+      fields: {
+        hosts: { t: "list", of: { t: "string" } },
+        secrets: { t: "list", of: { t: "string", pattern: COMPONENT, hint: "a secret store's component name" } },
+        configuration: { t: "list", of: { t: "string", pattern: COMPONENT, hint: "a configuration store's component name" } },
+        invoke: { t: "list", of: { t: "string", pattern: INVOKE, hint: "an app id, or app-id/method-prefix, e.g. orders or orders/api/v1" } },
+        publish: { t: "list", of: { t: "string", pattern: PUBLISH, hint: "pubsub/topic, e.g. pubsub/orders" } },
+        bindings: { t: "list", of: { t: "string", pattern: COMPONENT, hint: "an output binding's component name" } },
+      },
+    },
   },
 };
 
@@ -184,7 +220,27 @@ export function normalizeConfig(raw: unknown, where = CONFIG_FILE): FunctionConf
         lineBytes: toBytes(limits.log?.maxLine ?? "16Ki"),
       },
     },
-    permissions: { hosts: c.permissions?.hosts ?? [] },
+    states: stateNames(c.states),
+    permissions: grantsOf(c),
+  };
+}
+
+function stateNames(v: unknown): string[] {
+  if (Array.isArray(v)) return v as string[];
+  return isObject(v) ? Object.keys(v) : [];
+}
+
+/** The grants of a validated config document: what it names under permissions, states and outputs. */
+function grantsOf(c: Record<string, any>): Grants {
+  const outputs: DaprRef[] = (c.outputs ?? []).map((o: { dapr: DaprRef }) => o.dapr);
+  return {
+    hosts: c.permissions?.hosts ?? [],
+    secrets: c.permissions?.secrets ?? [],
+    configuration: c.permissions?.configuration ?? [],
+    invoke: c.permissions?.invoke ?? [],
+    states: stateNames(c.states),
+    publish: [...(c.permissions?.publish ?? []), ...outputs.filter(isPubsubOutput).map((o) => `${o.name}/${o.topic ?? "*"}`)],
+    bindings: [...(c.permissions?.bindings ?? []), ...outputs.filter((o) => !isPubsubOutput(o)).map((o) => o.name)],
   };
 }
 
@@ -217,6 +273,12 @@ function check(v: unknown, s: Shape, at: string, where: string): void {
       if (!isObject(v)) fail(where, at, `must be a map of strings, got ${describe(v)}`);
       for (const [k, x] of Object.entries(v)) if (typeof x !== "string") fail(where, `${at}.${k}`, `must be a string (quote numbers and booleans), got ${describe(x)}`);
       return;
+    case "names": {
+      const names = Array.isArray(v) ? v : isObject(v) ? Object.keys(v) : fail(where, at, `must be a list of state store names, or a map of name -> component spec, got ${describe(v)}`);
+      names.forEach((n, i) => { if (typeof n !== "string" || !COMPONENT.test(n)) fail(where, Array.isArray(v) ? `${at}[${i}]` : `${at}.${String(n)}`, `must be a state store's component name, got ${describe(n)}`); });
+      if (isObject(v)) for (const [k, x] of Object.entries(v)) if (x !== null && !isObject(x)) fail(where, `${at}.${k}`, `must be a component spec (a map, e.g. {spec: {type: state.redis}}) or empty, got ${describe(x)}`);
+      return;
+    }
     case "object": {
       if (!isObject(v)) fail(where, at, `must be a map, got ${describe(v)}`);
       const unknown = Object.keys(v).filter((k) => !(k in s.fields));
