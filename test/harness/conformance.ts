@@ -33,6 +33,15 @@ export interface ConformanceEnv {
 
 type Answer = { ok: true; items: Uint8Array[] } | { ok: false; code: number; message: string };
 
+/**
+ * The suite's function is granted every name it uses, the "no-such-*" ones too: what it checks
+ * there is the backend's own answer (NOT_CONFIGURED), past the grant check.
+ */
+const GRANTS = (remote?: string) => ({
+  hosts: [], states: [NAMES.state, "no-such-store"], publish: [`${NAMES.pubsub}/${NAMES.topic}`], bindings: [NAMES.binding, "no-such-binding"],
+  secrets: [NAMES.secrets, "no-such-secrets"], configuration: [NAMES.config], invoke: ["no-such-app", ...(remote ? [remote] : [])],
+});
+
 export function backendConformance(name: string, factory: () => Promise<ConformanceEnv>): void {
   describe(`backend conformance: ${name}`, () => {
     let env: ConformanceEnv;
@@ -42,7 +51,7 @@ export function backendConformance(name: string, factory: () => Promise<Conforma
 
     beforeAll(async () => {
       env = await factory();
-      host = new CapabilityRouter(createCapabilities(env.backend)).forFunction({ name: "conformance", namespace: "default", appId: "conformance", permissions: { hosts: [] } });
+      host = new CapabilityRouter(createCapabilities(env.backend)).forFunction({ name: "conformance", namespace: "default", appId: "conformance", permissions: GRANTS(env.remoteAppId) });
     });
     afterAll(async () => { await env?.close(); });
 

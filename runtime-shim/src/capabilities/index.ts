@@ -24,7 +24,11 @@ export interface Capability {
 /** What a capability knows about the call: the invocation and the function's grants. */
 export interface CallContext {
   inv: Invocation;
-  fn: { name: string; namespace: string; appId: string; permissions: { hosts: string[] } };
+  fn: {
+    name: string; namespace: string; appId: string;
+    /** The grants (FunctionConfig.permissions); a list left out grants nothing. */
+    permissions: { hosts: string[]; states?: string[]; publish?: string[]; bindings?: string[]; secrets?: string[]; configuration?: string[]; invoke?: string[] };
+  };
 }
 
 /** Routes `wfn.call` ops to capabilities. An op no capability serves fails with NOT_CONFIGURED or UNKNOWN_OP. */

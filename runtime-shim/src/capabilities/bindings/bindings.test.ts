@@ -6,7 +6,7 @@ import { EmbeddedBackend } from "../../backends/embedded/index.js";
 import type { CallContext } from "../index.js";
 import { bindingsCapability } from "./index.js";
 
-const ctx = {} as CallContext;
+const ctx = { fn: { name: "t", namespace: "default", appId: "t", permissions: { hosts: [], states: ["s"], publish: ["ps/*"], bindings: ["out", "nope"], secrets: ["vault"], configuration: ["cfg"] } } } as unknown as CallContext;
 
 describe("bindings capability", () => {
   it("invokes an HTTP output binding and answers [data, metadata]", async () => {

@@ -4,7 +4,7 @@ import { EmbeddedBackend } from "../../backends/embedded/index.js";
 import type { CallContext } from "../index.js";
 import { configCapability } from "./index.js";
 
-const ctx = {} as CallContext;
+const ctx = { fn: { name: "t", namespace: "default", appId: "t", permissions: { hosts: [], states: ["s"], publish: ["ps/*"], bindings: ["out", "nope"], secrets: ["vault"], configuration: ["cfg"] } } } as unknown as CallContext;
 
 describe("config capability", () => {
   it("answers key, value, version for the keys that exist", () => {

@@ -2,6 +2,7 @@ import { ErrorCode, Op } from "@wasm-fn/abi";
 import { CapabilityError } from "../../instance/instance.js";
 import type { Backend, InvokeResult } from "../backend.js";
 import { answer, Args } from "../errors.js";
+import { requireInvoke } from "../grants.js";
 import type { Capability } from "../index.js";
 
 /** A function in this shim that other functions can call by its app id. */
@@ -41,6 +42,7 @@ export function invokeCapability(backend: Backend, local: LocalApps): Capability
       const method = a.str(1).replace(/^\/+/, "");
       const verb = (a.str(2) || "POST").toUpperCase();
       if (!VERBS.has(verb)) throw new CapabilityError(ErrorCode.INVALID_ARGUMENT, `invoke.call: verb must be one of ${[...VERBS].join(", ")}, got "${verb}"`);
+      requireInvoke(ctx, appId, method);
       const data = a.bytes(3), contentType = a.str(4) || "application/json";
       const encode = (r: InvokeResult) => [String(r.status), r.data, r.contentType];
       const target = local.get(appId);

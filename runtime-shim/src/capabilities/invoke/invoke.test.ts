@@ -4,7 +4,7 @@ import type { Backend } from "../backend.js";
 import type { CallContext } from "../index.js";
 import { invokeCapability, LocalApps } from "./index.js";
 
-const ctx = { fn: { name: "caller", namespace: "default", appId: "caller-app", permissions: { hosts: [] } } } as unknown as CallContext;
+const ctx = { fn: { name: "caller", namespace: "default", appId: "caller-app", permissions: { hosts: [], invoke: ["a", "elsewhere", "orders"] } } } as unknown as CallContext;
 const enc = (s: string) => new TextEncoder().encode(s);
 
 describe("invoke capability", () => {

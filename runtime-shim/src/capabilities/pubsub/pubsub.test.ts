@@ -5,7 +5,7 @@ import type { DeliveredEvent } from "../backend.js";
 import type { CallContext } from "../index.js";
 import { pubsubCapability } from "./index.js";
 
-const ctx = {} as CallContext;
+const ctx = { fn: { name: "t", namespace: "default", appId: "t", permissions: { hosts: [], states: ["s"], publish: ["ps/*"], bindings: ["out", "nope"], secrets: ["vault"], configuration: ["cfg"] } } } as unknown as CallContext;
 
 describe("pubsub capability", () => {
   it("publishes with application/json when no content type is given, and subscribers get a CloudEvent", async () => {

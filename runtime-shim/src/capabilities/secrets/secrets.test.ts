@@ -7,7 +7,7 @@ import { EmbeddedBackend } from "../../backends/embedded/index.js";
 import type { CallContext } from "../index.js";
 import { secretsCapability } from "./index.js";
 
-const ctx = {} as CallContext;
+const ctx = { fn: { name: "t", namespace: "default", appId: "t", permissions: { hosts: [], states: ["s"], publish: ["ps/*"], bindings: ["out", "nope"], secrets: ["vault"], configuration: ["cfg"] } } } as unknown as CallContext;
 
 describe("secrets capability", () => {
   it("reads a local.file secret store, nested keys joined with the separator", () => {

@@ -2,6 +2,7 @@ import { decodeList, decodeMap, ErrorCode, Op, text } from "@wasm-fn/abi";
 import { CapabilityError } from "../../instance/instance.js";
 import type { Backend, StateOperation } from "../backend.js";
 import { answer, Args } from "../errors.js";
+import { requireGrant } from "../grants.js";
 import type { Capability } from "../index.js";
 
 /**
@@ -15,27 +16,31 @@ export function stateCapability(backend: Backend): Capability {
   return {
     name: "state",
     ops: [Op.STATE_GET, Op.STATE_SAVE, Op.STATE_DELETE, Op.STATE_BULK_GET, Op.STATE_TRANSACT],
-    handle(op, bytes) {
+    handle(op, bytes, ctx) {
       switch (op) {
         case Op.STATE_GET: {
           const a = new Args(bytes, "state.get").need(2, "store, key");
           const store = a.name(0, "store"), key = a.name(1, "key");
+          requireGrant(ctx, "states", "state.get", store);
           return answer(() => backend.stateGet(store, key), (e) => (e ? [e.value, e.etag] : []));
         }
         case Op.STATE_SAVE: {
           const a = new Args(bytes, "state.save").need(3, "store, key, value, etag, metadata");
           const store = a.name(0, "store");
+          requireGrant(ctx, "states", "state.save", store);
           const item = { key: a.name(1, "key"), value: a.bytes(2), etag: a.str(3), metadata: checkMeta(a.map(4)) };
           return answer(() => backend.stateSave(store, item), () => []);
         }
         case Op.STATE_DELETE: {
           const a = new Args(bytes, "state.delete").need(2, "store, key, etag, metadata");
           const store = a.name(0, "store"), key = a.name(1, "key"), etag = a.str(2), meta = a.map(3);
+          requireGrant(ctx, "states", "state.delete", store);
           return answer(() => backend.stateDelete(store, key, etag, meta), () => []);
         }
         case Op.STATE_BULK_GET: {
           const a = new Args(bytes, "state.getBulk").need(1, "store, key...");
           const store = a.name(0, "store"), keys = a.rest(1);
+          requireGrant(ctx, "states", "state.getBulk", store);
           return answer(() => backend.stateBulkGet(store, keys), (entries) => keys.flatMap((k, i) => {
             const e = entries[i];
             return e ? [k, e.value, e.etag] : [k, "", ""];
@@ -44,6 +49,7 @@ export function stateCapability(backend: Backend): Capability {
         case Op.STATE_TRANSACT: {
           const a = new Args(bytes, "state.transact").need(1, "store, op...");
           const store = a.name(0, "store");
+          requireGrant(ctx, "states", "state.transact", store);
           const ops = a.restBytes(1).map((b, i) => decodeOperation(b, i));
           return answer(() => backend.stateTransact(store, ops), () => []);
         }

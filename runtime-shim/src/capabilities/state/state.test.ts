@@ -5,7 +5,7 @@ import { BackendError, BackendErrors, type Backend } from "../backend.js";
 import type { CallContext } from "../index.js";
 import { stateCapability } from "./index.js";
 
-const ctx = {} as CallContext;
+const ctx = { fn: { name: "t", namespace: "default", appId: "t", permissions: { hosts: [], states: ["s"], publish: ["ps/*"], bindings: ["out", "nope"], secrets: ["vault"], configuration: ["cfg"] } } } as unknown as CallContext;
 const none = encodeMap({});
 const codeOf = (f: () => unknown): number | undefined => { try { f(); return undefined; } catch (e) { return (e as { code: number }).code; } };
 
