@@ -4,7 +4,7 @@ import { Buf, ListWriter, readList, str, utf8, eqBytes, hex } from "./mem";
 import * as client from "./client";
 import { isJson, firstMember, nextMember, kStart, kEnd, vStart, vEnd, unescape, valueIsString, stringMember } from "./json";
 import { resolve, parseIPv4 } from "./net";
-import { hosts, fnName } from "./config";
+import { hosts, fnName, grantStates, grantPublish, grantBindings, grantSecrets, grantConfiguration, grantInvoke } from "./config";
 import * as grpc from "./grpc";
 
 // ABI error codes (packages/abi/src/abi.ts)
@@ -191,6 +191,8 @@ export function dispatch(op: i32, raw: Uint8Array, result: Buf): i32 {
   const a = readList(raw.dataStart, raw.length);
   if (a === null) return fail(INVALID_ARGUMENT, "malformed arguments: not a byte-string list");
   const args = changetype<Array<Uint8Array>>(a);
+  const denied = checkGrant(op, args);
+  if (denied != 0) return denied;
   switch (op) {
     case 100: return stateGet(args);
     case 101: return stateSave(args);
@@ -205,6 +207,68 @@ export function dispatch(op: i32, raw: Uint8Array, result: Buf): i32 {
     case 700: return httpFetch(args);
   }
   return fail(UNKNOWN_OP, "op " + op.toString() + " is not part of the wasm-fn ABI v1");
+}
+
+// ---- per-function scoping: the same rule as the shim's capabilities/grants.ts ----
+
+function granted(list: Array<string>, name: string): bool {
+  for (let i = 0; i < list.length; i++) if (list[i] == name) return true;
+  return false;
+}
+
+/** "orders/new" is under "orders" and "orders/", not under "ord"; '.' and '..' segments never match. */
+function underPrefix(target: string, prefix: string): bool {
+  const q = target.indexOf("?");
+  const method = q >= 0 ? target.substring(0, q) : target;
+  let p = prefix;
+  while (p.startsWith("/")) p = p.substring(1);
+  while (p.endsWith("/")) p = p.substring(0, p.length - 1);
+  const segs = method.split("/");
+  for (let i = 0; i < segs.length; i++) {
+    const s = segs[i].toLowerCase();
+    if (s == "." || s == ".." || s.indexOf("%2e") >= 0 || s.indexOf("%2f") >= 0) return false;
+  }
+  return p.length == 0 || method == p || method.startsWith(p + "/");
+}
+
+function invokeGranted(appId: string, method: string): bool {
+  for (let i = 0; i < grantInvoke.length; i++) {
+    const g = grantInvoke[i];
+    const slash = g.indexOf("/");
+    if (slash < 0 ? g == appId : g.substring(0, slash) == appId && underPrefix(method, g.substring(slash + 1))) return true;
+  }
+  return false;
+}
+
+function deny(op: string, what: string, name: string, how: string): i32 {
+  return fail(DENIED, op + ": " + what + " '" + name + "' is not granted to function '" + fnName + "'; in its wasm-fn.yaml " + how);
+}
+
+/** DENIED unless the function's config names the store, topic, binding or app id; 0 when granted. */
+function checkGrant(op: i32, args: Array<Uint8Array>): i32 {
+  if (args.length < 1) return 0; // the op's own arity check answers
+  const name = str(args[0]);
+  if (op >= 100 && op <= 104) {
+    if (!granted(grantStates, name)) return deny("state", "state store", name, "add it under states: (states: [" + name + "])");
+  } else if (op == 200) {
+    const topic = args.length > 1 ? str(args[1]) : "";
+    if (!granted(grantPublish, name + "/" + topic) && !granted(grantPublish, name + "/*")) {
+      return fail(DENIED, "pubsub.publish: topic '" + topic + "' of pubsub '" + name + "' is not granted to function '" + fnName + "'; in its wasm-fn.yaml add it under permissions.publish (permissions: {publish: [" + name + "/" + topic + "]}), or as an output");
+    }
+  } else if (op == 300) {
+    if (!granted(grantBindings, name)) return deny("bindings.invoke", "output binding", name, "add it under permissions.bindings (permissions: {bindings: [" + name + "]}), or as an output");
+  } else if (op == 400) {
+    let method = args.length > 1 ? str(args[1]) : "";
+    while (method.startsWith("/")) method = method.substring(1);
+    if (!invokeGranted(name, method)) {
+      return fail(DENIED, "invoke.call: app '" + name + "' (method '" + method + "') is not granted to function '" + fnName + "'; in its wasm-fn.yaml add it under permissions.invoke (permissions: {invoke: [" + name + "]}, or " + name + "/<method-prefix>)");
+    }
+  } else if (op == 500) {
+    if (!granted(grantSecrets, name)) return deny("secrets.get", "secret store", name, "add it under permissions.secrets (permissions: {secrets: [" + name + "]})");
+  } else if (op == 600) {
+    if (!granted(grantConfiguration, name)) return deny("config.get", "configuration store", name, "add it under permissions.configuration (permissions: {configuration: [" + name + "]})");
+  }
+  return 0;
 }
 
 function finish(w: ListWriter): i32 { const b = w.finish(); out.clear(); out.buf(b); heap.free(b.ptr); return 0; }

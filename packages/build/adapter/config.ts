@@ -23,10 +23,22 @@ export let subscribeJson = utf8("[]");
 export let topics = new Array<Topic>();
 export let bindings = new Array<string>();
 export let outputs = new Array<Output>();
+/** Grants (FunctionConfig.permissions): the names each capability may reach; anything else is DENIED. */
+export let grantStates = new Array<string>();
+export let grantPublish = new Array<string>();
+export let grantBindings = new Array<string>();
+export let grantSecrets = new Array<string>();
+export let grantConfiguration = new Array<string>();
+export let grantInvoke = new Array<string>();
 
 function list(b: Uint8Array): Array<Uint8Array> {
   const l = readList(b.dataStart, b.length);
   return l !== null ? l : new Array<Uint8Array>();
+}
+
+function strings(v: Uint8Array, into: Array<string>): void {
+  const l = list(v);
+  for (let j = 0; j < l.length; j++) into.push(str(l[j]));
 }
 
 export function loadConfig(): void {
@@ -47,6 +59,12 @@ export function loadConfig(): void {
     else if (k == "subscribe") subscribeJson = v;
     else if (k == "topics") { const l = list(v); for (let j = 0; j + 2 < l.length; j += 3) topics.push(new Topic(str(l[j]), str(l[j + 1]), str(l[j + 2]))); }
     else if (k == "bindings") { const l = list(v); for (let j = 0; j < l.length; j++) bindings.push(str(l[j])); }
+    else if (k == "grant.states") strings(v, grantStates);
+    else if (k == "grant.publish") strings(v, grantPublish);
+    else if (k == "grant.bindings") strings(v, grantBindings);
+    else if (k == "grant.secrets") strings(v, grantSecrets);
+    else if (k == "grant.configuration") strings(v, grantConfiguration);
+    else if (k == "grant.invoke") strings(v, grantInvoke);
     else if (k == "outputs") {
       const l = list(v);
       for (let j = 0; j + 3 < l.length; j += 4) outputs.push(new Output(str(l[j]) == "pubsub", str(l[j + 1]), str(l[j + 2]), l[j + 3]));

@@ -181,6 +181,12 @@ export function adapterConfig(config: FunctionConfig): Uint8Array {
     "topics", encodeList(topics),
     "bindings", encodeList(bindings),
     "outputs", encodeList(outputs),
+    "grant.states", encodeList(config.permissions.states),
+    "grant.publish", encodeList(config.permissions.publish),
+    "grant.bindings", encodeList(config.permissions.bindings),
+    "grant.secrets", encodeList(config.permissions.secrets),
+    "grant.configuration", encodeList(config.permissions.configuration),
+    "grant.invoke", encodeList(config.permissions.invoke),
   ]);
 }
 
