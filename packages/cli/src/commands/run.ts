@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { startServing, backendFromFlags, createLogger, type FunctionSource } from "@wasm-fn/runtime-shim";
+import { startServing, backendFromFlags, createLogger, flushLogs, type FunctionSource } from "@wasm-fn/runtime-shim";
 import { normalizeConfig } from "@wasm-fn/build/config";
 import { WfnError } from "@wasm-fn/abi";
 
@@ -20,6 +20,8 @@ export async function run(args: unknown[], opts: Record<string, unknown>, global
   const watcher = opts.watch ? shim.watch() : null;
   for (const f of shim.failed) process.stderr.write(`error ${f.error.code}: ${f.error.message}\n  (not serving ${f.source}; the other functions are served)\n`);
   if (global.json) {
+    // The log lines of start-up (e.g. "daprd started") are buffered: out first, so stdout keeps its order.
+    flushLogs();
     process.stdout.write(JSON.stringify({ url: shim.url, functions: shim.urls, failed: shim.failed.map((f) => ({ source: f.source, code: f.error.code, message: f.error.message })) }) + "\n");
   } else {
     process.stderr.write(`wasm-fn listening on ${shim.url}  (/healthz, /readyz; Ctrl-C to stop)\n`);
