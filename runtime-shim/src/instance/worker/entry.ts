@@ -3,6 +3,8 @@
  * The same Instance class as on the main thread: fuel stops a runaway at its deadline, asyncify
  * lets `wfn.call` wait, here for the main thread's answer. A runaway blocks only this thread.
  */
+import { readlinkSync } from "node:fs";
+import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { WfnError } from "@wasm-fn/abi";
 import { ShimErrors } from "../../errors.js";
@@ -13,6 +15,21 @@ import { Invocation } from "../invocation.js";
 import type { FromWorker, ToWorker, WireInput, WorkerInit } from "./protocol.js";
 
 const init = workerData as WorkerInit;
+
+/**
+ * Worker threads run what is suspected of running away (or everything, with --offload always):
+ * they get the lowest CPU priority (nice 19, this thread only), so on a machine with fewer free
+ * cores than busy workers the main thread — the gateway and every well-behaved function — is
+ * scheduled first (test/bench/abuse.js measured hello's p99 under four abusive neighbours).
+ * Linux: setpriority() on a thread id affects that thread; elsewhere this is skipped.
+ */
+function lowerPriority(): void {
+  try {
+    const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, 19);
+  } catch { /* not Linux, or not allowed: same priority as the main thread */ }
+}
+lowerPriority();
 const port = parentPort!;
 const slots = new Map<number, Instance>();
 const calls = new Map<number, { resolve(v: Uint8Array): void; reject(e: CapabilityError): void }>();
