@@ -75,6 +75,24 @@ export function handle(req: Request): Response {
 }
 `;
 
+/** A function that logs without end (until its timeout). */
+export const LOGGER_SOURCE = `import { Request, Response, log } from "@wasm-fn/sdk";
+export function handle(req: Request): Response {
+  const line = "x".repeat(1000);
+  for (let i = 0; ; i++) log.info(line + i.toString());
+  return Response.text("unreachable");
+}
+`;
+
+/** A function that calls ?url= without end (until its timeout); needs permissions.hosts. */
+export const FLOODER_SOURCE = `import { Request, Response, http } from "@wasm-fn/sdk";
+export function handle(req: Request): Response {
+  const u = req.param("url");
+  for (;;) http.fetch(u !== null ? u : "");
+  return Response.text("unreachable");
+}
+`;
+
 /** @typedef {{ dir: string, name: string, wasmPath: string }} Fixture */
 
 const ROOT = path.join(os.tmpdir(), "wasm-fn-runtime-fixtures");

@@ -69,7 +69,7 @@ export async function runLimits(o = {}) {
 }
 
 /** `n` clients sending runaway requests back to back until `stop.now`; resolves with every status. */
-async function runaways(url, n, stop) {
+export async function runaways(url, n, stop) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: n });
   const statuses = [];
   await Promise.all(Array.from({ length: n }, async () => {

@@ -16,6 +16,7 @@ import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { runInProcess } from "./inprocess.js";
 import { runLimits } from "./limits.js";
+import { runAbuse } from "./abuse.js";
 import { wasmedgeRows } from "./wasmedge.js";
 import { BIN, ROOT, cpuSeconds, freePort, get, hasWrk, machineLine, median, rssOf, sleep, startNode, wrk } from "./lib.js";
 
@@ -50,6 +51,7 @@ async function main() {
     if (!SKIP.has("dapr")) rows.push(...(await daprRows(extra.notes)));
     if (!SKIP.has("wasmedge")) rows.push(...(await wasmedgeRows({ rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, log, work })));
     if (!SKIP.has("limits")) extra.limits = await runLimits({ rounds: Math.max(1, Math.min(3, ROUNDS)), log });
+    if (!SKIP.has("abuse")) { log("mixed abuse: 60 s"); extra.abuse = await runAbuse({ seconds: Number(process.env.BENCH_ABUSE_SECONDS ?? 60), log }); }
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -320,6 +322,21 @@ function render(machine, rows, extra) {
     out.push("| --offload | hello p50 / p99 alone | hello p50 / p99 during the storm | runaway requests answered | hello errors | hello req/s |");
     out.push("|---|---|---|---|---|---|");
     for (const [p, v] of Object.entries(L)) out.push(`| ${p} | ${ms(v.base50)} / ${ms(v.base99)} | ${ms(v.storm50)} / ${ms(v.storm99)} | ${v.stormAnswers} | ${v.helloErrors} | ${Math.round(v.rps)} |`);
+    out.push("");
+  }
+  if (extra.abuse) {
+    const A = extra.abuse;
+    const x = A.during.p99 / A.quiet.p99;
+    out.push("## Mixed abuse: hello beside four functions that misbehave without end");
+    out.push("");
+    out.push(`test/bench/abuse.js: one shim with its defaults (access log on, adaptive offload, default limits) serves hello and four functions, each hit by 2 clients back to back for ${A.seconds} s: one loops, one allocates to its memory cap, one logs without end, one calls a loopback server without end (outbound HTTP, granted). ${A.connections} clients measure hello, ${A.quiet.n} requests quiet first. Goal (issue "Hardening"): hello's p99 under 2x its quiet value, zero errors.`);
+    out.push("");
+    out.push("| | hello p50 | hello p99 | hello requests | hello errors | shim RSS |");
+    out.push("|---|---|---|---|---|---|");
+    out.push(`| quiet | ${ms(A.quiet.p50)} | ${ms(A.quiet.p99)} | ${A.quiet.n} | ${A.quiet.errors} | ${(A.rss.before / 1048576).toFixed(0)} MiB |`);
+    out.push(`| during the abuse | ${ms(A.during.p50)} | ${ms(A.during.p99)} (${x.toFixed(2)}x quiet) | ${A.during.n} | ${A.during.errors} | max ${(A.rss.max / 1048576).toFixed(0)} MiB, ${(A.rss.after / 1048576).toFixed(0)} MiB after |`);
+    out.push("");
+    out.push(`The abusers' answers: ${Object.entries(A.abusers).map(([k, v]) => `${k} ${Object.entries(v).map(([s, n]) => `${n}x ${s}`).join(", ")}`).join("; ")}.`);
     out.push("");
   }
   const missed = rows.filter((r) => r.met === false);
