@@ -61,7 +61,7 @@ describe("R1: a function traps", () => {
     expect((await request(`${base}/default/faults/count`, { agent })).body).toBe("1");
     agent.destroy();
     expect(await metric(base, "wfn_traps_total", { function: "faults", kind: "trap" })).toBe(1);
-    expect(shim.output()).toContain(body.requestId);
+    await shim.logged(body.requestId);
 
     // Traps interleaved with healthy requests: only the trapping ones fail.
     const results = await Promise.all(Array.from({ length: 60 }, (_, i) => request(`${base}/default/${i % 3 === 0 ? "faults/trap" : "hello"}`)));

@@ -71,8 +71,8 @@ describe("scale 0..N", () => {
     expect(await gauge(base, "wfn_cold_starts_total", "zero")).toBe(2);
     expect(await gauge(base, "wfn_invocations_total", "zero")).toBe(2);
     // ...and the log says so, once per transition.
-    expect(shim.output()).toMatch(/zero scaled up from zero/);
-    expect(shim.output()).toMatch(/zero scaled to zero after 300 ms idle/);
+    await shim.logged(/zero scaled up from zero/);
+    await shim.logged(/zero scaled to zero after 300 ms idle/);
   });
 
   it("minReplicas 2: two instances are warm before the first request, so it is no cold start", async () => {

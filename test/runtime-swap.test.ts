@@ -149,7 +149,7 @@ describe("wasm-fn run --watch", () => {
       const answers = await l.stop();
       expect(answers.filter((a) => a.status !== 200)).toHaveLength(0);
       expect(answers.filter((a) => a.started > seenAt && a.body !== "v2")).toHaveLength(0);
-      expect(shim.output()).toMatch(/swapped default\/swap/);
+      await shim.logged(/swapped default\/swap/);
     } finally {
       await shim.stop();
     }

@@ -28,6 +28,11 @@ export interface Served {
   proc: ChildProcess;
   /** Everything the process printed so far (JSON logs on stdout, banner on stderr). */
   output(): string;
+  /**
+   * Waits until the output contains `pattern` (the shim's log lines leave in batches, up to ~10 ms
+   * after they are logged); rejects with the output after `timeoutMs`.
+   */
+  logged(pattern: string | RegExp, timeoutMs?: number): Promise<void>;
   /** SIGTERM, then the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -53,6 +58,14 @@ export function serve(targets: string[], extra: string[] = [], opts: { env?: Nod
           ...info,
           proc,
           output: () => out,
+          async logged(pattern, timeoutMs = 5000) {
+            const has = () => (typeof pattern === "string" ? out.includes(pattern) : pattern.test(out));
+            const deadline = Date.now() + timeoutMs;
+            while (!has()) {
+              if (Date.now() > deadline) throw new Error(`not in the shim's output after ${timeoutMs} ms: ${pattern}\n${out.slice(-4000)}`);
+              await new Promise((r) => setTimeout(r, 10));
+            }
+          },
           async stop(signal = "SIGTERM") {
             if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
             return exited;

@@ -41,8 +41,8 @@ afterAll(async () => { await shim?.stop(); });
 
 describe("an initialiser that never returns", () => {
   it("is refused at run with WFN_TIMEOUT; hello is served", async () => {
-    expect(shim.output()).toMatch(/WFN_TIMEOUT/);
-    expect(shim.output()).toMatch(/stuck/);
+    await shim.logged(/WFN_TIMEOUT/);
+    await shim.logged(/stuck/);
     expect(await (await fetch(`${shim.url}/default/hello?name=up`)).text()).toBe("hello, up\n");
     expect((await fetch(`${shim.url}/default/stuck`)).status).toBe(404);
   });
