@@ -9,6 +9,7 @@
 // fuzz-finds.test.ts. FUZZ_VERBOSE=1 prints the first answer of each kind the victim gives.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -301,9 +302,24 @@ function ttfModules(rng: Rng, n: number): Buffer[] {
   return out;
 }
 
-async function put(module: Buffer): Promise<{ status: number; text: string }> {
-  const r = await fetch(`${shim.url}/admin/functions/default/victim`, { method: "PUT", body: module, headers: { "content-type": "application/wasm" }, signal: AbortSignal.timeout(20_000) });
-  return { status: r.status, text: await r.text() };
+/**
+ * One upload on its own connection: a pooled keep-alive connection idle past the server's
+ * keep-alive timeout (a victim request ran long in between) can be closed by the server just as
+ * the next PUT goes out on it ("other side closed" on a loaded CI run), a race of HTTP, not a find.
+ */
+function put(module: Buffer): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(`${shim.url}/admin/functions/default/victim`);
+    const req = httpRequest({ host: u.hostname, port: u.port, path: u.pathname, method: "PUT", agent: false, timeout: 20_000, headers: { "content-type": "application/wasm", "content-length": module.length } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error("no answer to the upload in 20 s")));
+    req.on("error", reject);
+    req.end(module);
+  });
 }
 
 /** One request to the victim; its answer is checked like any other. */
