@@ -9,6 +9,14 @@ import type { FreshStrategy } from "./fresh.js";
 import { Instance, type HostCalls, type Runner } from "./instance.js";
 import { WorkerGroup } from "./worker/remote.js";
 
+
+/**
+ * The niceness of worker threads that run a function moved off the main thread as a suspected
+ * runaway: with more busy threads than cores, the main thread (the gateway and every well-behaved
+ * function) is scheduled first (~10:1 under Linux CFS), while the moved function still progresses
+ * on a machine other processes keep busy (nice 19, ~70:1, starved it under stress-ng).
+ */
+export const RUNAWAY_NICE = 10;
 /**
  * - adaptive (default): main thread, moved to workers on the first sign of a runaway;
  * - never: always the main thread (fuel stops a runaway at its deadline, blocking the loop until then);
@@ -90,6 +98,8 @@ export class Placement {
         maxMemoryPages: o.maxMemoryPages,
         maxResponseBytes: o.maxResponseBytes,
         fresh: o.fresh ? { plan: o.fresh.kind === "reset" ? o.fresh.plan : null } : null,
+        // Moved here as a suspected runaway (not by --offload always): below the main thread.
+        nice: reason === "policy" ? 0 : RUNAWAY_NICE,
       },
       host: o.host,
       log: o.log,

@@ -17,19 +17,19 @@ import type { FromWorker, ToWorker, WireInput, WorkerInit } from "./protocol.js"
 const init = workerData as WorkerInit;
 
 /**
- * Worker threads run what is suspected of running away (or everything, with --offload always):
- * they get the lowest CPU priority (nice 19, this thread only), so on a machine with fewer free
- * cores than busy workers the main thread — the gateway and every well-behaved function — is
- * scheduled first (test/bench/abuse.js measured hello's p99 under four abusive neighbours).
- * Linux: setpriority() on a thread id affects that thread; elsewhere this is skipped.
+ * A function moved here as a suspected runaway runs below the main thread (init.nice, see
+ * RUNAWAY_NICE in placement.ts), so the gateway and well-behaved functions are scheduled first
+ * (test/bench/abuse.js measured hello's p99 beside four abusive neighbours). Linux: setpriority()
+ * on a thread id affects that thread only; elsewhere, or when not allowed, this is skipped.
  */
-function lowerPriority(): void {
+function lowerPriority(nice: number): void {
+  if (!(nice > 0)) return;
   try {
     const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
-    if (Number.isInteger(tid) && tid > 0) setPriority(tid, 19);
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, nice);
   } catch { /* not Linux, or not allowed: same priority as the main thread */ }
 }
-lowerPriority();
+lowerPriority(init.nice);
 const port = parentPort!;
 const slots = new Map<number, Instance>();
 const calls = new Map<number, { resolve(v: Uint8Array): void; reject(e: CapabilityError): void }>();

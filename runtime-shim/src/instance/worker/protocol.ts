@@ -13,6 +13,8 @@ export interface WorkerInit {
   maxResponseBytes: number;
   /** Fresh isolation: reset (with this plan) or re-instantiate after every invocation. */
   fresh: { plan: SnapshotPlan | null } | null;
+  /** CPU niceness of the thread (0: as the main thread); set for functions moved off the main thread as suspected runaways. */
+  nice: number;
 }
 
 /** The invocation input as posted to a worker (structured-cloned). */
