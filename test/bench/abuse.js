@@ -6,6 +6,7 @@
  * errors quiet, then during the abuse, and the shim's RSS.
  *
  * Run alone: node test/bench/abuse.js [seconds]   (default 60; `npm run bench` runs it too)
+ *            ABUSE_ONLY=loop,alloc,log,flood node test/bench/abuse.js 20   (a subset of the abusers)
  */
 import { mkdtemp } from "node:fs/promises";
 import os from "node:os";
@@ -15,7 +16,7 @@ import { runaways } from "./limits.js";
 import { BIN, closedLoop, freePort, percentile, rssOf, sleep, startNode } from "./lib.js";
 
 /**
- * @param {{ seconds?: number, quietSeconds?: number, connections?: number, log?: (s: string) => void }} [o]
+ * @param {{ seconds?: number, quietSeconds?: number, connections?: number, only?: string[], log?: (s: string) => void }} [o]
  */
 export async function runAbuse(o = {}) {
   const seconds = o.seconds ?? 60;
@@ -44,12 +45,14 @@ export async function runAbuse(o = {}) {
     const quiet = await closedLoop(hello, { connections, ms: quietMs });
     log(`  abuse: quiet hello p50 ${fmt(percentile(quiet.lat, 50))} ms, p99 ${fmt(percentile(quiet.lat, 99))} ms, ${errors(quiet)} errors`);
     const stop = { now: false };
-    const abusers = [
-      runaways(`${base}/default/faults/loop`, 2, stop),
-      runaways(`${base}/default/faults/bomb`, 2, stop),
-      runaways(`${base}/default/logger`, 2, stop),
-      runaways(`${base}/default/flooder?url=${encodeURIComponent(`http://127.0.0.1:${targetPort}/`)}`, 2, stop),
-    ];
+    const urls = {
+      loop: `${base}/default/faults/loop`,
+      alloc: `${base}/default/faults/bomb`,
+      log: `${base}/default/logger`,
+      flood: `${base}/default/flooder?url=${encodeURIComponent(`http://127.0.0.1:${targetPort}/`)}`,
+    };
+    const kinds = o.only ?? ["loop", "alloc", "log", "flood"];
+    const abusers = kinds.map((k) => runaways(urls[k], 2, stop));
     let rssMax = 0;
     const sampler = setInterval(() => { rssMax = Math.max(rssMax, rssOf(shim.pid)); }, 250);
     await sleep(200);
@@ -63,7 +66,7 @@ export async function runAbuse(o = {}) {
       seconds, connections,
       quiet: { p50: percentile(quiet.lat, 50), p99: percentile(quiet.lat, 99), n: quiet.lat.length, errors: errors(quiet) },
       during: { p50: percentile(during.lat, 50), p99: percentile(during.lat, 99), n: during.lat.length, errors: errors(during) },
-      abusers: Object.fromEntries(["loop", "alloc", "log", "flood"].map((k, i) => [k, summarize(abuse[i])])),
+      abusers: Object.fromEntries(kinds.map((k, i) => [k, summarize(abuse[i])])),
       rss: { before: rss0, max: rssMax, after: rss1 },
     };
     log(`  abuse: during ${seconds} s hello p50 ${fmt(result.during.p50)} ms, p99 ${fmt(result.during.p99)} ms, ${result.during.errors} errors of ${result.during.n}; abusers ${JSON.stringify(result.abusers)}; RSS ${mib(rss0)} -> max ${mib(rssMax)} -> ${mib(rss1)} MiB`);
@@ -90,6 +93,8 @@ const fmt = (x) => x.toFixed(2);
 const mib = (b) => (b / 1048576).toFixed(0);
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const r = await runAbuse({ seconds: Number(process.argv[2] ?? 60) });
+  // ABUSE_ONLY=loop,log runs only those abusers (to see which one costs hello what).
+  const only = process.env.ABUSE_ONLY ? process.env.ABUSE_ONLY.split(",") : undefined;
+  const r = await runAbuse({ seconds: Number(process.argv[2] ?? 60), only });
   process.stdout.write(JSON.stringify(r, null, 2) + "\n");
 }

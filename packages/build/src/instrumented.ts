@@ -16,8 +16,14 @@ export function cacheRoot(): string {
   return process.env.WASM_FN_CACHE ?? path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), ".cache"), "wasm-fn");
 }
 
+/**
+ * Bumped whenever `instrument` adds a check: a module recorded or cached by an older instrumenter
+ * lacks it, so it is instrumented again (2: bulk-memory instructions charged by length).
+ */
+const INSTRUMENT_VERSION = 2;
+
 function dir(): string {
-  return path.join(cacheRoot(), "instrumented");
+  return path.join(cacheRoot(), "instrumented", `v${INSTRUMENT_VERSION}`);
 }
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
