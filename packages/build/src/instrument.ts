@@ -89,11 +89,22 @@ function chargeBulkMemory(binaryen: Binaryen, mod: BinaryenModule): void {
   const i32 = binaryen.i32;
   const ids = binaryen as unknown as Record<string, number>;
   const bulk = new Set([ids.MemoryFillId, ids.MemoryCopyId, ids.MemoryInitId]);
+  const CHILDREN = childFields(binaryen);
+  // Kinds binaryen.js names but wasm-fn does not run (SIMD, atomics, references, GC, exceptions...).
+  const refused = new Map(Object.entries(ids).filter(([k, v]) => /^[A-Z]\w*Id$/.test(k) && typeof v === "number" && !CHILDREN.has(v)).map(([k, v]) => [v, k.replace(/Id$/, "")]));
   const sites: number[] = [];
+  let opaque = false;
   const walk = (e: number): void => {
     if (!e) return;
     const id = binaryen.getExpressionId(e);
-    const kids = CHILDREN.get(id) ?? unknownKind(binaryen, id);
+    const kids = CHILDREN.get(id);
+    if (!kids) {
+      const name = refused.get(id);
+      if (name) throw new Error(`it uses the instruction kind ${name}, which needs a WebAssembly proposal wasm-fn does not run (MVP, bulk memory, sign extension, mutable globals and non-trapping float-to-int only)`);
+      // table.copy, table.init, elem.drop: bulk-memory kinds binaryen.js cannot look into.
+      opaque = true;
+      return;
+    }
     if (kids.length === 0) return; // leaves (binaryen.js has no info wrapper for some of them)
     const info = binaryen.getExpressionInfo(e) as unknown as Record<string, unknown>;
     for (const k of kids) {
@@ -103,10 +114,18 @@ function chargeBulkMemory(binaryen: Binaryen, mod: BinaryenModule): void {
     }
     if (bulk.has(id)) sites.push(e);
   };
-  const CHILDREN = childFields(binaryen);
   for (let i = 0; i < mod.getNumFunctions(); i++) {
     const f = binaryen.getFunctionInfo(mod.getFunctionByIndex(i));
-    if (!f.module && f.body) walk(f.body);
+    if (f.module || !f.body) continue;
+    const before = sites.length;
+    opaque = false;
+    walk(f.body);
+    if (!opaque) continue;
+    // A memory.fill could hide in the operands of a kind the walk cannot open: flatten the function
+    // (every operand becomes a local.get or a constant, the work moves to its own statements) and walk again.
+    sites.length = before;
+    mod.runPassesOnFunction(f.name, ["flatten"]);
+    walk(binaryen.getFunctionInfo(mod.getFunction(f.name)).body);
   }
   if (sites.length === 0) return;
   const fuel = mod.global.get(FUEL, i32);
@@ -162,11 +181,6 @@ function childFields(binaryen: Binaryen): Map<number, string[]> {
   put("MemoryCopy", ["dest", "source", "size"]);
   put("MemoryFill", ["dest", "value", "size"]);
   return m;
-}
-
-function unknownKind(binaryen: Binaryen, id: number): never {
-  const name = Object.entries(binaryen as unknown as Record<string, unknown>).find(([k, v]) => k.endsWith("Id") && v === id)?.[0]?.replace(/Id$/, "") ?? `#${id}`;
-  throw new Error(`it uses the instruction kind ${name}, which needs a WebAssembly proposal wasm-fn does not run (MVP, bulk memory, sign extension, mutable globals and non-trapping float-to-int only)`);
 }
 
 function findFunction(binaryen: typeof import("binaryen").default, mod: InstanceType<typeof import("binaryen").default.Module>, name: string): string | undefined {
