@@ -291,8 +291,11 @@ export class ServedFunction {
 
   private done(v: Version, r: Runner): void {
     v.pool.release(r);
+    if (!(r instanceof Instance)) return;
     // It finished, but only after holding the main thread past its slice: run this function on workers from now on.
-    if (r instanceof Instance && r.overran) this.offload(v, "an invocation held the main thread past its slice");
+    if (r.overran) return this.offload(v, "an invocation held the main thread past its slice");
+    const hog = v.placement.charge(r.ranMs);
+    if (hog) this.offload(v, hog);
   }
 
   /** A main-thread runaway moves the function to workers; a replayable one (no host call yet) runs again there. */
@@ -302,7 +305,14 @@ export class ServedFunction {
       if (v.placement.mode === "workers") return this.run(v, input, Math.max(1, leftMs), t0);
       throw new WfnError(ShimErrors.TIMEOUT, e.message, { status: 504 });
     }
-    if (r instanceof Instance && e instanceof WfnError && e.code === ShimErrors.TIMEOUT) this.offload(v, "an invocation timed out on the main thread");
+    if (r instanceof Instance) {
+      if (e instanceof WfnError && e.code === ShimErrors.TIMEOUT) this.offload(v, "an invocation timed out on the main thread");
+      else {
+        // A trap or a memory-limit failure after a long run counts like a success: both held the thread.
+        const hog = v.placement.charge(r.ranMs);
+        if (hog) this.offload(v, hog);
+      }
+    }
     throw e;
   }
 

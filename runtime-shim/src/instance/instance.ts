@@ -91,6 +91,8 @@ export class Instance implements Runner {
   uses = 0;
   /** Set when an invocation ran past its main-thread slice after a host call (so it could not be replayed). */
   overran = false;
+  /** Main-thread time (ms) the last invocation's synchronous runs took, host calls' waits excluded. */
+  ranMs = 0;
   private exports!: GuestExports;
   /** A Buffer view of linear memory; replaced when a grow detaches the old one (byteLength 0). */
   private view: Buffer = Buffer.alloc(0);
@@ -152,12 +154,14 @@ export class Instance implements Runner {
     try {
       outcome = this.exports.wfn_handle();
     } catch (e) {
+      this.ranMs = performance.now() - now;
       this.inv = null;
       this.broken = true;
       const err = this.mapTrap(e);
       inv.end(err.code);
       throw err;
     }
+    this.ranMs = performance.now() - now;
     if (this.pendingCall === null) {
       this.inv = null;
       // Calls a guest started without waiting for them (no asyncify) stop with the request.
@@ -178,12 +182,15 @@ export class Instance implements Runner {
         this.resumeValue = this.settle(await this.withDeadline(call));
         this.exports.asyncify_start_rewind!(this.asyncData);
         // The event loop had a turn while the guest waited: its main-thread slice starts over.
-        this.sliceEnd = performance.now() + this.sliceMs;
+        const t = performance.now();
+        this.sliceEnd = t + this.sliceMs;
         try {
           outcome = this.exports.wfn_handle();
         } catch (e) {
           this.broken = true;
           throw this.mapTrap(e);
+        } finally {
+          this.ranMs += performance.now() - t;
         }
       }
       return inv.result(outcome);

@@ -18,6 +18,14 @@ import { WorkerGroup } from "./worker/remote.js";
  */
 export const RUNAWAY_NICE = 10;
 /**
+ * A function that holds the main thread in many long runs, each under the slice (one that allocates
+ * its whole memory in every request: ~45 ms each), moves to workers too: runs of LONG_RUN_MS or more
+ * are summed with a one-second decay, and past HOG_MS (a tenth of the thread) the function moves.
+ * Short runs never count: a hello answers in microseconds, however many a second.
+ */
+export const LONG_RUN_MS = 1;
+export const HOG_MS = 100;
+/**
  * - adaptive (default): main thread, moved to workers on the first sign of a runaway;
  * - never: always the main thread (fuel stops a runaway at its deadline, blocking the loop until then);
  * - always: always worker threads (every invocation pays the thread hop).
@@ -48,6 +56,9 @@ export class Placement {
   /** Why the function runs on workers (policy, slice, timeout, uninstrumented). */
   reason = "";
   private group: WorkerGroup | null = null;
+  /** Main-thread ms of this function's long runs, decayed with a 1 s time constant, as of `hogAt`. */
+  private hog = 0;
+  private hogAt = 0;
 
   constructor(private readonly opts: PlacementOptions) {
     this.mode = "main";
@@ -67,6 +78,18 @@ export class Placement {
     }, o.functionName);
     inst.init();
     return inst;
+  }
+
+  /**
+   * Counts one invocation's main-thread time (Instance.ranMs) under `adaptive`; returns why the
+   * function should move to workers when its long runs add up past HOG_MS a second, else null.
+   */
+  charge(ms: number): string | null {
+    if (ms < LONG_RUN_MS || this.group || this.opts.policy !== "adaptive") return null;
+    const now = performance.now();
+    this.hog = this.hog * Math.exp(-(now - this.hogAt) / 1000) + ms;
+    this.hogAt = now;
+    return this.hog > HOG_MS ? `its invocations held the main thread for ${Math.round(this.hog)} ms in about the last second (runs of ${LONG_RUN_MS} ms or more count; ${HOG_MS} ms moves a function)` : null;
   }
 
   /** Moves the function to worker threads; false when it is already there or the policy forbids it. */
