@@ -30,6 +30,7 @@ export async function runAbuse(o = {}) {
   const fixtures = await Promise.all([
     buildFixture("hello", HELLO_SOURCE),
     buildFixture("faults", FAULTS_SOURCE),
+    buildFixture("alloc", FAULTS_SOURCE), // the same code, its own function: each abuser is moved (or not) on its own
     buildFixture("logger", LOGGER_SOURCE),
     buildFixture("flooder", FLOODER_SOURCE, `permissions:\n  hosts: ["127.0.0.1:*"]\n`),
   ]);
@@ -47,7 +48,7 @@ export async function runAbuse(o = {}) {
     const stop = { now: false };
     const urls = {
       loop: `${base}/default/faults/loop`,
-      alloc: `${base}/default/faults/bomb`,
+      alloc: `${base}/default/alloc/bomb`,
       log: `${base}/default/logger`,
       flood: `${base}/default/flooder?url=${encodeURIComponent(`http://127.0.0.1:${targetPort}/`)}`,
     };

@@ -28,6 +28,7 @@ beforeAll(async () => {
   const fns = await Promise.all([
     buildFixture("hello", HELLO_SOURCE),
     buildFixture("faults", FAULTS_SOURCE, "limits:\n  timeout: 2s\n"),
+    buildFixture("alloc", FAULTS_SOURCE, "limits:\n  timeout: 2s\n"),
     buildFixture("logger", LOGGER_SOURCE, "limits:\n  timeout: 2s\n"),
     buildFixture("flooder", FLOODER_SOURCE, `limits:\n  timeout: 2s\npermissions:\n  hosts: ["127.0.0.1:*"]\n`),
   ]);
@@ -91,7 +92,7 @@ describe("four abusive functions at once", () => {
     let stop = false;
     const abusers = [
       loop(`${base}/default/faults/loop`, 2, () => stop),
-      loop(`${base}/default/faults/bomb`, 2, () => stop),
+      loop(`${base}/default/alloc/bomb`, 2, () => stop),
       loop(`${base}/default/logger`, 2, () => stop),
       loop(`${base}/default/flooder?url=${encodeURIComponent(`http://127.0.0.1:${targetPort}/`)}`, 2, () => stop),
     ];
