@@ -7,7 +7,7 @@ import { ShimErrors } from "./errors.js";
 import { chooseFresh, type FreshStrategy } from "./instance/fresh.js";
 import { DEFAULT_LOG_LIMITS, FunctionLogBudget } from "./instance/guest-log.js";
 import { Instance, Offload, type HostCalls, type Runner } from "./instance/instance.js";
-import { Invocation, type InvocationInput, type InvocationResult } from "./instance/invocation.js";
+import { DEFAULT_HOST_CALL_PACE, Invocation, type InvocationInput, type InvocationResult } from "./instance/invocation.js";
 import { capMemory } from "@wasm-fn/abi";
 import { Placement, type OffloadPolicy } from "./instance/placement.js";
 import { exportMutableGlobals, snapshotPlan } from "./instance/snapshot.js";
@@ -272,6 +272,7 @@ export class ServedFunction {
   private runOn(v: Version, r: Runner, input: InvocationInput, budgetMs: number, t0: number): InvocationResult | Promise<InvocationResult> {
     const inv = new Invocation(input, v.config.name, this.log, v.config.limits.responseBytes);
     inv.logBudget = this.logs;
+    inv.pace = v.config.limits.hostCalls ?? DEFAULT_HOST_CALL_PACE;
     let out: InvocationResult | Promise<InvocationResult>;
     try {
       out = r.invoke(inv, budgetMs);

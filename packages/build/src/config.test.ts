@@ -30,6 +30,12 @@ describe("function config (wasm-fn.yaml)", () => {
     expect(c.outputs[0]!.dapr.metadata).toEqual({ path: "/metrics" });
   });
 
+  it("paces host calls by default and reads limits.hostCalls", () => {
+    expect(normalizeConfig({ name: "x" }).limits.hostCalls).toEqual({ burst: 100, perSecond: 200 });
+    expect(normalizeConfig({ name: "x", limits: { hostCalls: { perSecond: 5000 } } }).limits.hostCalls).toEqual({ burst: 100, perSecond: 5000 });
+    expect(() => normalizeConfig({ name: "x", limits: { hostCalls: { burst: 0 } } })).toThrow(/limits.hostCalls.burst/);
+  });
+
   it("names unknown keys, with a suggestion", () => {
     expect(() => normalizeConfig({ name: "x", scaleOption: { minReplicas: 1 } })).toThrow(/unknown key 'scaleOption' \(did you mean 'scaleOptions'\?\)/);
     expect(() => normalizeConfig({ name: "x", limits: { timout: "1s", colour: 1 } })).toThrow(/unknown keys 'limits.timout' \(did you mean 'timeout'\?\), 'limits.colour'/);

@@ -37,6 +37,8 @@ export interface FunctionConfig {
     timeoutMs: number; memoryPages: number; requestBytes: number; responseBytes: number;
     /** Guest log budgets (`limits.log`): message bytes and lines per request and per second, and the longest line. */
     log?: { requestBytes: number; requestLines: number; secondBytes: number; secondLines: number; lineBytes: number };
+    /** Host-call pacing per invocation (`limits.hostCalls`): this many at once, then this many a second. */
+    hostCalls?: { burst: number; perSecond: number };
   };
   /** State stores this function may use (`states:`, a list of names or OpenFunction's map of name -> component). */
   states: string[];
@@ -108,7 +110,7 @@ const schema: Shape = {
     outputs: { t: "list", of: { t: "object", required: ["dapr"], fields: { dapr: daprRef } } },
     scaleOptions: { t: "object", fields: { minReplicas: { t: "int", min: 0, max: 10000 }, maxReplicas: { t: "int", min: 1, max: 10000 }, idleTimeout: { t: "duration" }, maxQueue: { t: "int", min: 0 } } },
     isolation: { t: "string", enum: ["reuse", "fresh"] },
-    limits: { t: "object", fields: { timeout: { t: "duration" }, memory: { t: "size" }, requestBody: { t: "size" }, responseBody: { t: "size" }, log: logLimits } },
+    limits: { t: "object", fields: { timeout: { t: "duration" }, memory: { t: "size" }, requestBody: { t: "size" }, responseBody: { t: "size" }, log: logLimits, hostCalls: { t: "object", fields: { burst: { t: "int", min: 1, max: 1_000_000 }, perSecond: { t: "int", min: 1, max: 1_000_000 } } } } },
     states: { t: "names" },
     permissions: {
       t: "object",
@@ -219,6 +221,7 @@ export function normalizeConfig(raw: unknown, where = CONFIG_FILE): FunctionConf
         secondLines: limits.log?.perSecond?.lines ?? 10000,
         lineBytes: toBytes(limits.log?.maxLine ?? "16Ki"),
       },
+      hostCalls: { burst: limits.hostCalls?.burst ?? 100, perSecond: limits.hostCalls?.perSecond ?? 200 },
     },
     states: stateNames(c.states),
     permissions: grantsOf(c),

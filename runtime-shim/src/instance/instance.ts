@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { ErrorCode, WfnError } from "@wasm-fn/abi";
 import { ShimErrors } from "../errors.js";
 import { withCallSignal } from "./host-call.js";
@@ -353,8 +354,9 @@ export class Instance implements Runner {
     if (refused) return this.settle(refused);
     const args = this.guestRange(ptr, len).slice(ptr, ptr + len);
     let answer: Uint8Array | Promise<Uint8Array>;
+    const wait = inv.callDelay();
     try {
-      answer = withCallSignal(inv.signal, () => this.host.call(op, args, inv));
+      answer = wait > 0 ? this.later(inv, wait, op, args) : withCallSignal(inv.signal, () => this.host.call(op, args, inv));
     } catch (e) {
       return this.settle(asCapabilityError(e));
     }
@@ -375,6 +377,16 @@ export class Instance implements Runner {
     view.setUint32(this.asyncData + 4, this.asyncData + 8 + ASYNCIFY_STACK, true);
     ex.asyncify_start_unwind(this.asyncData);
     return 0;
+  }
+
+  /** A host call past its invocation's burst (limits.hostCalls): started after `ms`, unless the request ended meanwhile. */
+  private async later(inv: Invocation, ms: number, op: number, args: Uint8Array): Promise<Uint8Array> {
+    try {
+      await sleep(ms, undefined, { signal: inv.signal });
+    } catch { /* the request ended while this call waited */ }
+    const ended = inv.ended;
+    if (ended !== null) throw new CapabilityError(ErrorCode.UNAVAILABLE, `the request already ended (${ended}); no further host calls run for it`);
+    return withCallSignal(inv.signal, () => this.host.call(op, args, inv));
   }
 
   /** Why a host call may not start: the request ended, or this instance has too many calls (or bytes) in flight. */

@@ -54,6 +54,15 @@ const EMPTY = new Uint8Array(0);
 const utf8 = (s: string): Uint8Array => (s.length === 0 ? EMPTY : Buffer.from(s, "utf8"));
 
 /** Per-invocation state the host imports read and write. One instance serves one invocation at a time. */
+/** `limits.hostCalls`: calls an invocation may start at once, then how many a second. */
+export interface HostCallPace {
+  burst: number;
+  perSecond: number;
+}
+
+/** The default pacing (packages/build config.ts keeps the same numbers for wasm-fn.yaml). */
+export const DEFAULT_HOST_CALL_PACE: HostCallPace = { burst: 100, perSecond: 200 };
+
 export class Invocation {
   status = 200;
   headers: [string, string][] = [];
@@ -73,6 +82,11 @@ export class Invocation {
   logBudget: FunctionLogBudget | null = null;
   /** This invocation's share of it, made on its first log line. */
   protected rlog: RequestLog | null = null;
+  /** Host-call pacing (limits.hostCalls); null: none. */
+  pace: HostCallPace | null = null;
+  /** Tokens left (below zero: calls already waiting) and when they were counted (ms, performance.now()); -1 until the first host call. */
+  private tokens = 0;
+  private tokensAt = -1;
   /** Made on the first host call only: most invocations make none. */
   private ac: AbortController | null = null;
   /** Why the request ended for this invocation's host calls (answered, timed out, client gone); null while it runs. */
@@ -85,6 +99,21 @@ export class Invocation {
     readonly log: Logger,
     readonly maxResponseBytes: number,
   ) {}
+
+  /**
+   * How long (ms) the next host call must wait: 0 while the burst lasts, then one call per
+   * 1/perSecond. Waiting, not refusing: a guest that loops on calls is slowed, never made to spin
+   * on errors (a spin after a host call holds the main thread to its deadline).
+   */
+  callDelay(): number {
+    const p = this.pace;
+    if (!p) return 0;
+    const now = performance.now();
+    this.tokens = this.tokensAt < 0 ? p.burst : Math.min(p.burst, this.tokens + ((now - this.tokensAt) * p.perSecond) / 1000);
+    this.tokensAt = now;
+    this.tokens -= 1;
+    return this.tokens >= 0 ? 0 : (-this.tokens * 1000) / p.perSecond;
+  }
 
   /** Bytes of a request field, or null when absent. */
   field(f: number): Uint8Array | null {

@@ -11,7 +11,7 @@ import { ShimErrors } from "../../errors.js";
 import { silentLogger } from "../../logger.js";
 import { DEFAULT_LOG_LIMITS, FunctionLogBudget, type LogLimits } from "../guest-log.js";
 import { CapabilityError, Instance, type HostCalls } from "../instance.js";
-import { Invocation } from "../invocation.js";
+import { Invocation, type HostCallPace } from "../invocation.js";
 import type { FromWorker, ToWorker, WireInput, WorkerInit } from "./protocol.js";
 
 const init = workerData as WorkerInit;
@@ -45,8 +45,9 @@ function post(m: FromWorker, transfer?: ArrayBuffer[]): void {
  * to the main thread; the function's per-second budget is the main thread's.
  */
 class JobInvocation extends Invocation {
-  constructor(input: WireInput, readonly job: number, log: LogLimits | undefined) {
+  constructor(input: WireInput, readonly job: number, log: LogLimits | undefined, pace: HostCallPace | null) {
     super(input, init.functionName, silentLogger, init.maxResponseBytes);
+    this.pace = pace;
     this.logBudget = new FunctionLogBudget({ ...(log ?? DEFAULT_LOG_LIMITS), secondBytes: Infinity, secondLines: Infinity }, silentLogger, init.functionName);
   }
   protected override emitLog(level: number, msg: string): void {
@@ -82,7 +83,7 @@ async function invoke(m: Extract<ToWorker, { t: "invoke" }>): Promise<void> {
   let inst: Instance | undefined;
   try {
     inst = instance(m.slot);
-    const r = await inst.invoke(new JobInvocation(m.input, m.job, m.log), m.budgetMs);
+    const r = await inst.invoke(new JobInvocation(m.input, m.job, m.log, m.pace ?? null), m.budgetMs);
     const body = new Uint8Array(r.body); // an exact copy, transferred without another copy
     post({ t: "done", job: m.job, status: r.status, headers: r.headers, body, outcome: r.outcome }, [body.buffer]);
   } catch (e) {

@@ -1,5 +1,6 @@
 /** Messages between the main thread and a function's worker thread (structured clone over postMessage). */
 import type { LogLimits } from "../guest-log.js";
+import type { HostCallPace } from "../invocation.js";
 import type { InvocationInput } from "../invocation.js";
 import type { SnapshotPlan } from "../snapshot.js";
 
@@ -23,7 +24,7 @@ export type WireInput = InvocationInput;
 export type ToWorker =
   /** `notAfter` (epoch ms): a job still queued behind other work by then is skipped (its caller got a 503). */
   /** `log`: the function's log limits; the worker applies the per-request and per-line ones (the main thread the per-second one). */
-  | { t: "invoke"; job: number; slot: number; input: WireInput; budgetMs: number; notAfter: number; log?: LogLimits }
+  | { t: "invoke"; job: number; slot: number; input: WireInput; budgetMs: number; notAfter: number; log?: LogLimits; pace?: HostCallPace | null }
   | { t: "reply"; call: number; ok?: Uint8Array; err?: { code: number; message: string } }
   | { t: "drop"; slot: number };
 

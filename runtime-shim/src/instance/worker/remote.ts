@@ -134,7 +134,7 @@ class WorkerThread {
     return new Promise<InvocationResult>((resolve, reject) => {
       const timer = setTimeout(() => this.notStarted(job), wait);
       this.jobs.set(job, { resolve, reject, inv, slot, timer, budgetMs, started: false });
-      this.post({ t: "invoke", job, slot: slot.slot, budgetMs, notAfter: Date.now() + wait, log: inv.logBudget?.limits, input: { requestId: i.requestId, method: i.method, path: i.path, query: i.query, headers: i.headers, body, event: i.event } }, [body.buffer]);
+      this.post({ t: "invoke", job, slot: slot.slot, budgetMs, notAfter: Date.now() + wait, log: inv.logBudget?.limits, pace: inv.pace, input: { requestId: i.requestId, method: i.method, path: i.path, query: i.query, headers: i.headers, body, event: i.event } }, [body.buffer]);
     });
   }
 
