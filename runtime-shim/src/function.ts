@@ -9,7 +9,7 @@ import { DEFAULT_LOG_LIMITS, FunctionLogBudget } from "./instance/guest-log.js";
 import { Instance, Offload, type HostCalls, type Runner } from "./instance/instance.js";
 import { DEFAULT_HOST_CALL_PACE, Invocation, type InvocationInput, type InvocationResult } from "./instance/invocation.js";
 import { capMemory } from "@wasm-fn/abi";
-import { Placement, type OffloadPolicy } from "./instance/placement.js";
+import { moduleBytes, Placement, type OffloadPolicy } from "./instance/placement.js";
 import { exportMutableGlobals, snapshotPlan } from "./instance/snapshot.js";
 import { Pool, type PoolStats } from "./pool/pool.js";
 import { atTurnEnd } from "./pool/turn.js";
@@ -82,6 +82,7 @@ export async function compileFunction(code: LoadedCode, host: HostCalls): Promis
   } catch (e) {
     throw new WfnError("WFN_NOT_WASM", `${code.origin} is not a valid WebAssembly module: ${(e as Error).message}`, { status: 400 });
   }
+  moduleBytes.set(mod, forFresh?.bytes ?? capped);
   validateModule(mod, code.origin);
   const probe = new Instance(mod, host, { timeoutMs: code.config.limits.timeoutMs, maxMemoryPages: code.config.limits.memoryPages }, code.origin);
   checkAbiVersion(startProbe(probe), code.origin);

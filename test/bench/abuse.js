@@ -3,7 +3,7 @@
  * on, offload adaptive, default limits) serves hello beside four functions that misbehave without
  * end — one loops, one allocates until its memory cap, one logs without end, one floods outbound
  * calls at a loopback server — while a closed loop measures hello. Reports hello's p50/p99 and
- * errors quiet, then during the abuse, and the shim's RSS.
+ * errors quiet, then during the abuse, and the RSS of the shim with its child processes.
  *
  * Run alone: node test/bench/abuse.js [seconds]   (default 60; `npm run bench` runs it too)
  *            ABUSE_ONLY=loop,alloc,log,flood node test/bench/abuse.js 20   (a subset of the abusers)
@@ -13,7 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { buildFixture, FAULTS_SOURCE, FLOODER_SOURCE, HELLO_SOURCE, LOGGER_SOURCE } from "./fixtures.js";
 import { runaways } from "./limits.js";
-import { BIN, closedLoop, freePort, percentile, rssOf, sleep, startNode } from "./lib.js";
+import { BIN, closedLoop, freePort, percentile, rssTreeOf as rssOf, sleep, startNode } from "./lib.js";
 
 /**
  * @param {{ seconds?: number, quietSeconds?: number, connections?: number, only?: string[], log?: (s: string) => void }} [o]

@@ -3,7 +3,7 @@
  * Plain JS ESM (no compile step). Everything binds to 127.0.0.1.
  */
 import { spawn, execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import http from "node:http";
 import { createServer } from "node:net";
 import path from "node:path";
@@ -43,6 +43,19 @@ export function freePort() {
 export function rssOf(pid) {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) * 1024 : NaN;
+}
+
+/** RSS of a process and all its descendants (the shim runs suspected runaways in child processes). @param {number} pid */
+export function rssTreeOf(pid) {
+  let sum = rssOf(pid);
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    let kids = "";
+    try { kids = readFileSync(`/proc/${pid}/task/${t}/children`, "utf8"); } catch { continue; }
+    for (const c of kids.split(" ").filter(Boolean)) {
+      try { sum += rssTreeOf(Number(c)) || 0; } catch { /* exited */ }
+    }
+  }
+  return sum;
 }
 
 /** User+system CPU seconds a process used so far. @param {number} pid */

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BIN, ROOT } from "../harness/cli.js";
 import { buildFixture, FAULTS_SOURCE, FLOODER_SOURCE, HELLO_SOURCE, LOGGER_SOURCE, percentile } from "../runtime-fixtures.js";
@@ -19,7 +19,17 @@ let tail = "";
 let target: http.Server;
 let targetPort = 0;
 
-const rss = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN) * 1024;
+/** RSS of the shim and of its children (suspected runaways run in child processes). */
+const rss = (pid: number): number => {
+  const own = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN) * 1024;
+  let kids = 0;
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    for (const c of readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").split(" ").filter(Boolean)) {
+      try { kids += rss(Number(c)) || 0; } catch { /* exited */ }
+    }
+  }
+  return own + kids;
+};
 
 beforeAll(async () => {
   target = http.createServer((_q, s) => s.end("ok"));

@@ -17,6 +17,12 @@ import { WorkerGroup } from "./worker/remote.js";
  * on a machine other processes keep busy (nice 19, ~70:1, starved it under stress-ng).
  */
 export const RUNAWAY_NICE = 10;
+
+/**
+ * The bytes each compiled module came from (function.ts records them): a child process cannot be
+ * handed a WebAssembly.Module, only its bytes.
+ */
+export const moduleBytes = new WeakMap<WebAssembly.Module, Uint8Array>();
 /**
  * A function that holds the main thread in many long runs, each under the slice (one that allocates
  * its whole memory in every request: ~45 ms each), moves to workers too: runs of LONG_RUN_MS or more
@@ -112,9 +118,15 @@ export class Placement {
     const o = this.opts;
     this.mode = "workers";
     this.reason = reason;
+    // A suspected runaway goes to child processes (WFN_RUNAWAY_PROCESS=0: threads, for comparison);
+    // `--offload always` keeps threads, whose hop is cheaper.
+    const bytes = moduleBytes.get(o.module);
+    const processes = reason !== "policy" && bytes !== undefined && process.env.WFN_RUNAWAY_PROCESS !== "0";
     this.group = new WorkerGroup({
+      processes,
       init: {
         module: o.module,
+        ...(processes ? { bytes } : {}),
         source: o.functionName,
         functionName: o.functionName,
         timeoutMs: o.timeoutMs,

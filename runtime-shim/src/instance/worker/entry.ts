@@ -1,7 +1,9 @@
 /**
- * A worker thread that runs one function's instances (see remote.ts for the main-thread side).
- * The same Instance class as on the main thread: fuel stops a runaway at its deadline, asyncify
- * lets `wfn.call` wait, here for the main thread's answer. A runaway blocks only this thread.
+ * A worker thread, or a child process, that runs one function's instances (see remote.ts for the
+ * main-thread side). The same Instance class as on the main thread: fuel stops a runaway at its
+ * deadline, asyncify lets `wfn.call` wait, here for the main thread's answer. A runaway blocks only
+ * this thread; in a child process it shares nothing with the shim but the machine (its memory map,
+ * allocator and V8 heap are its own).
  */
 import { readlinkSync } from "node:fs";
 import { setPriority } from "node:os";
@@ -12,9 +14,49 @@ import { silentLogger } from "../../logger.js";
 import { DEFAULT_LOG_LIMITS, FunctionLogBudget, type LogLimits } from "../guest-log.js";
 import { CapabilityError, Instance, type HostCalls } from "../instance.js";
 import { Invocation, type HostCallPace } from "../invocation.js";
-import type { FromWorker, ToWorker, WireInput, WorkerInit } from "./protocol.js";
+import type { FromWorker, InitMessage, ToWorker, WireInput, WorkerInit } from "./protocol.js";
 
-const init = workerData as WorkerInit;
+/** How this side talks to the shim: the worker port, or the IPC channel of a child process. */
+interface Port {
+  postMessage(m: FromWorker, transfer?: ArrayBuffer[]): void;
+  on(ev: "message", f: (m: ToWorker) => void): void;
+}
+
+function processPort(): Port {
+  // The shim went away (even killed): nothing is left to answer to.
+  process.on("disconnect", () => process.exit(0));
+  // Messages that arrive with the init (before the handler below is set) wait here, in order.
+  let handler: ((m: ToWorker) => void) | null = null;
+  const early: ToWorker[] = [];
+  process.on("message", (m: ToWorker | InitMessage) => {
+    if (m.t === "init") return;
+    if (handler) handler(m);
+    else early.push(m);
+  });
+  return {
+    postMessage: (m) => { process.send!(m); },
+    on: (_ev, f) => {
+      handler = f;
+      for (const m of early.splice(0)) f(m);
+    },
+  };
+}
+
+/** A child process gets its init as its first message. */
+function firstInit(): Promise<WorkerInit> {
+  return new Promise((resolve) => {
+    const on = (m: InitMessage) => {
+      if (m.t !== "init") return;
+      process.off("message", on);
+      resolve(m.init);
+    };
+    process.on("message", on);
+  });
+}
+
+const port: Port = parentPort ?? processPort();
+const init: WorkerInit = parentPort ? (workerData as WorkerInit) : await firstInit();
+const module = init.module ?? new WebAssembly.Module(init.bytes as Uint8Array<ArrayBuffer>);
 
 /**
  * A function moved here as a suspected runaway runs below the main thread (init.nice, see
@@ -25,12 +67,13 @@ const init = workerData as WorkerInit;
 function lowerPriority(nice: number): void {
   if (!(nice > 0)) return;
   try {
+    // A child process: the whole process (its main thread and V8's helper threads).
+    if (!parentPort) return setPriority(0, nice);
     const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
     if (Number.isInteger(tid) && tid > 0) setPriority(tid, nice);
   } catch { /* not Linux, or not allowed: same priority as the main thread */ }
 }
 lowerPriority(init.nice);
-const port = parentPort!;
 const slots = new Map<number, Instance>();
 const calls = new Map<number, { resolve(v: Uint8Array): void; reject(e: CapabilityError): void }>();
 let callSeq = 0;
@@ -70,7 +113,7 @@ const host: HostCalls = {
 function instance(slot: number): Instance {
   let inst = slots.get(slot);
   if (!inst) {
-    inst = new Instance(init.module, host, { timeoutMs: init.timeoutMs, maxMemoryPages: init.maxMemoryPages, snapshot: init.fresh?.plan ?? undefined }, init.source);
+    inst = new Instance(module, host, { timeoutMs: init.timeoutMs, maxMemoryPages: init.maxMemoryPages, snapshot: init.fresh?.plan ?? undefined }, init.source);
     inst.init();
     slots.set(slot, inst);
   }

@@ -1,12 +1,16 @@
-/** Messages between the main thread and a function's worker thread (structured clone over postMessage). */
+/** Messages between the main thread and a function's worker thread or child process (structured clone over postMessage, or the IPC channel with advanced serialization). */
 import type { LogLimits } from "../guest-log.js";
 import type { HostCallPace } from "../invocation.js";
 import type { InvocationInput } from "../invocation.js";
 import type { SnapshotPlan } from "../snapshot.js";
 
-/** What a worker gets at start: the compiled module (V8 shares its code) and the limits. */
+/**
+ * What a worker gets at start: the compiled module (a thread: V8 shares its code) or its bytes (a
+ * child process compiles them), and the limits.
+ */
 export interface WorkerInit {
-  module: WebAssembly.Module;
+  module: WebAssembly.Module | null;
+  bytes?: Uint8Array;
   source: string;
   functionName: string;
   timeoutMs: number;
@@ -14,9 +18,12 @@ export interface WorkerInit {
   maxResponseBytes: number;
   /** Fresh isolation: reset (with this plan) or re-instantiate after every invocation. */
   fresh: { plan: SnapshotPlan | null } | null;
-  /** CPU niceness of the thread (0: as the main thread); set for functions moved off the main thread as suspected runaways. */
+  /** CPU niceness of the thread or process (0: as the main thread); set for functions moved off the main thread as suspected runaways. */
   nice: number;
 }
+
+/** The first message to a child process (a worker thread gets its init as workerData). */
+export type InitMessage = { t: "init"; init: WorkerInit };
 
 /** The invocation input as posted to a worker (structured-cloned). */
 export type WireInput = InvocationInput;

@@ -1,0 +1,76 @@
+// A function moved off the main thread as a suspected runaway runs in a child process (its own
+// memory map, allocator and V8 heap), not a worker thread of the shim: the process is the shim's
+// child at nice 10 in the SCHED_IDLE class, it serves the function's requests, a crash of it costs one answer, and it
+// does not outlive the shim.
+import { readFileSync, readdirSync } from "node:fs";
+import { getPriority } from "node:os";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serve, type Served } from "./harness/cli.js";
+import { buildFixture, FAULTS_SOURCE, HELLO_SOURCE } from "./runtime-fixtures.js";
+
+let shim: Served;
+
+/** Processes whose parent is `pid` and whose command line runs the worker entry. */
+function workerChildren(pid: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const ppid = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${d}/status`, "utf8"))?.[1]);
+      if (ppid === pid && readFileSync(`/proc/${d}/cmdline`, "utf8").includes("worker/entry.js")) out.push(Number(d));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const waitFor = async (f: () => boolean, ms: number) => { const end = Date.now() + ms; while (!f() && Date.now() < end) await new Promise((r) => setTimeout(r, 50)); return f(); };
+
+beforeAll(async () => {
+  const [hello, faults] = await Promise.all([buildFixture("hello", HELLO_SOURCE), buildFixture("faults", FAULTS_SOURCE, "limits:\n  timeout: 3s\n")]);
+  shim = await serve([hello.dir, faults.dir], ["--no-access-log"]);
+}, 120_000);
+afterAll(async () => { await shim?.stop(); });
+
+describe("a suspected runaway", () => {
+  it("is replayed in a child process of the shim, below every normal task, which then serves the function", async () => {
+    const shimPid = shim.proc.pid!;
+    expect(workerChildren(shimPid)).toEqual([]);
+    // 200 ms of spinning passes the 50 ms slice before any host call: moved and replayed.
+    const r = await fetch(`${shim.url}/default/faults/spin?ms=200`, { signal: AbortSignal.timeout(20_000) });
+    expect(await r.text()).toBe("spun");
+    await shim.logged(/faults moved to worker threads: an invocation ran past its main-thread slice/);
+    const kids = workerChildren(shimPid);
+    expect(kids.length).toBeGreaterThanOrEqual(1);
+    expect(kids.map((k) => getPriority(k))).toContain(10);
+    // Linux's SCHED_IDLE class (policy 5, field 41 of /proc/PID/stat), set by chrt for every thread.
+    const policies = (pid: number) => readdirSync(`/proc/${pid}/task`).map((t) => Number(readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8").split(") ")[1]!.split(" ")[38]));
+    expect(await waitFor(() => kids.some((k) => { try { const p = policies(k); return p.length > 0 && p.every((x) => x === 5); } catch { return false; } }), 5_000)).toBe(true);
+    // The child keeps the instance's state between requests (isolation: reuse).
+    const a = Number(await (await fetch(`${shim.url}/default/faults/count`)).text());
+    const b = Number(await (await fetch(`${shim.url}/default/faults/count`)).text());
+    expect(b).toBe(a + 1);
+    expect(await (await fetch(`${shim.url}/default/hello`)).text()).toBe("hello, world\n");
+  }, 60_000);
+
+  it("a killed child costs the requests it held, and the next ones are served by a new one", async () => {
+    const shimPid = shim.proc.pid!;
+    const before = workerChildren(shimPid);
+    const looping = fetch(`${shim.url}/default/faults/loop`, { signal: AbortSignal.timeout(20_000) });
+    await new Promise((r) => setTimeout(r, 300));
+    // The one that runs the function (a spare may be waiting beside it, not yet given a function).
+    for (const k of before) process.kill(k, "SIGKILL");
+    const r = await looping;
+    expect(r.status).toBe(503);
+    expect(((await r.json()) as { error: { code: string } }).error.code).toBe("WFN_WORKER_LOST");
+    const next = await fetch(`${shim.url}/default/faults/count`, { signal: AbortSignal.timeout(20_000) });
+    expect(next.status).toBe(200);
+  }, 60_000);
+
+  it("does not outlive the shim", async () => {
+    const kids = workerChildren(shim.proc.pid!);
+    expect(kids.length).toBeGreaterThanOrEqual(1);
+    shim.proc.kill("SIGKILL");
+    expect(await waitFor(() => kids.every((k) => !alive(k)), 10_000)).toBe(true);
+  }, 30_000);
+});
