@@ -20,6 +20,8 @@ export interface ShimOptions {
   capabilities?: Capability[];
   /** Where instances run and how runaways are contained (docs/runtime.md). */
   offload?: RunOptions["offload"];
+  /** Where a function moved off the main thread as a suspected runaway runs: threads (default) or processes. */
+  runaways?: RunOptions["runaways"];
   sliceMs?: number;
   threads?: number;
   /** Prometheus metrics on GET /metrics (default true). */
@@ -66,7 +68,7 @@ export async function startShim(opts: ShimOptions): Promise<RunningShim> {
   const functions: RoutedFunction[] = [];
   const failed: RunningShim["failed"] = [];
   const metrics = opts.metrics === false ? null : new ShimMetrics();
-  const serve: RunOptions = { offload: opts.offload, sliceMs: opts.sliceMs, threads: opts.threads, observer: metrics ?? undefined };
+  const serve: RunOptions = { offload: opts.offload, runaways: opts.runaways, sliceMs: opts.sliceMs, threads: opts.threads, observer: metrics ?? undefined };
   const sources = new Map<RoutedFunction, FunctionSource>();
   for (const src of opts.functions) {
     try {

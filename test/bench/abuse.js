@@ -7,6 +7,7 @@
  *
  * Run alone: node test/bench/abuse.js [seconds]   (default 60; `npm run bench` runs it too)
  *            ABUSE_ONLY=loop,alloc,log,flood node test/bench/abuse.js 20   (a subset of the abusers)
+ *            node test/bench/abuse.js 60 --runaways processes   (extra `wasm-fn run` flags)
  */
 import { mkdtemp } from "node:fs/promises";
 import os from "node:os";
@@ -16,7 +17,7 @@ import { runaways } from "./limits.js";
 import { BIN, closedLoop, freePort, percentile, rssTreeOf as rssOf, sleep, startNode } from "./lib.js";
 
 /**
- * @param {{ seconds?: number, quietSeconds?: number, connections?: number, only?: string[], log?: (s: string) => void }} [o]
+ * @param {{ seconds?: number, quietSeconds?: number, connections?: number, only?: string[], args?: string[], log?: (s: string) => void }} [o]
  */
 export async function runAbuse(o = {}) {
   const seconds = o.seconds ?? 60;
@@ -38,7 +39,7 @@ export async function runAbuse(o = {}) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   // Defaults: no --no-access-log, no --offload, the functions' default limits (timeout 10 s, memory 64 Mi).
-  const shim = await startNode([BIN, "run", ...fixtures.map((f) => f.dir), "--port", String(port)], { ready: `${base}/default/hello`, cwd });
+  const shim = await startNode([BIN, "run", ...fixtures.map((f) => f.dir), "--port", String(port), ...(o.args ?? [])], { ready: `${base}/default/hello`, cwd });
   const hello = `${base}/default/hello`;
   try {
     await closedLoop(hello, { connections, ms: 1000 }); // JIT warm-up
@@ -64,7 +65,7 @@ export async function runAbuse(o = {}) {
     await sleep(1000);
     const rss1 = rssOf(shim.pid);
     const result = {
-      seconds, connections,
+      seconds, connections, args: o.args ?? [],
       quiet: { p50: percentile(quiet.lat, 50), p99: percentile(quiet.lat, 99), n: quiet.lat.length, errors: errors(quiet) },
       during: { p50: percentile(during.lat, 50), p99: percentile(during.lat, 99), n: during.lat.length, errors: errors(during) },
       abusers: Object.fromEntries(kinds.map((k, i) => [k, summarize(abuse[i])])),
@@ -96,6 +97,7 @@ const mib = (b) => (b / 1048576).toFixed(0);
 if (import.meta.url === `file://${process.argv[1]}`) {
   // ABUSE_ONLY=loop,log runs only those abusers (to see which one costs hello what).
   const only = process.env.ABUSE_ONLY ? process.env.ABUSE_ONLY.split(",") : undefined;
-  const r = await runAbuse({ seconds: Number(process.argv[2] ?? 60), only });
+  // Extra `wasm-fn run` flags after the seconds: node test/bench/abuse.js 20 --runaways processes
+  const r = await runAbuse({ seconds: Number(process.argv[2] ?? 60), only, args: process.argv.slice(3) });
   process.stdout.write(JSON.stringify(r, null, 2) + "\n");
 }

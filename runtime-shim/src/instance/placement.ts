@@ -48,6 +48,8 @@ export interface PlacementOptions {
   maxMemoryPages: number;
   maxResponseBytes: number;
   policy: OffloadPolicy;
+  /** Suspected runaways in child processes (SCHED_IDLE) instead of worker threads (`--runaways processes`). */
+  runawayProcesses?: boolean;
   /** Main-thread slice (ms) an invocation may run without yielding, under `adaptive`. */
   sliceMs: number;
   /** Worker threads for the function once offloaded. */
@@ -118,10 +120,10 @@ export class Placement {
     const o = this.opts;
     this.mode = "workers";
     this.reason = reason;
-    // A suspected runaway goes to child processes (WFN_RUNAWAY_PROCESS=0: threads, for comparison);
-    // `--offload always` keeps threads, whose hop is cheaper.
+    // With `--runaways processes` a suspected runaway goes to child processes; `--offload always`
+    // keeps threads, whose hop is cheaper.
     const bytes = moduleBytes.get(o.module);
-    const processes = reason !== "policy" && bytes !== undefined && process.env.WFN_RUNAWAY_PROCESS !== "0";
+    const processes = o.runawayProcesses === true && reason !== "policy" && bytes !== undefined;
     this.group = new WorkerGroup({
       processes,
       init: {
