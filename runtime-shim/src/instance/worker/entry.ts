@@ -67,7 +67,8 @@ const module = init.module ?? new WebAssembly.Module(init.bytes as Uint8Array<Ar
 function lowerPriority(nice: number): void {
   if (!(nice > 0)) return;
   try {
-    // A child process: the whole process (its main thread and V8's helper threads).
+    // A child process: its main thread, the one that runs the guest (the shim puts every thread of
+    // it in SCHED_IDLE with chrt where it can; Linux's nice is per thread).
     if (!parentPort) return setPriority(0, nice);
     const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
     if (Number.isInteger(tid) && tid > 0) setPriority(tid, nice);
