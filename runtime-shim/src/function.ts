@@ -302,6 +302,11 @@ export class ServedFunction {
     if (!(r instanceof Instance)) return;
     // It finished, but only after holding the main thread past its slice: run this function on workers from now on.
     if (r.overran) return this.offload(v, "an invocation held the main thread past its slice");
+    this.charge(v, r);
+  }
+
+  /** Counts a main-thread run toward the hog rule (placement.ts) and moves the function when its long runs add up. */
+  private charge(v: Version, r: Instance): void {
     const hog = v.placement.charge(r.ranMs);
     if (hog) this.offload(v, hog);
   }
@@ -315,11 +320,8 @@ export class ServedFunction {
     }
     if (r instanceof Instance) {
       if (e instanceof WfnError && e.code === ShimErrors.TIMEOUT) this.offload(v, "an invocation timed out on the main thread");
-      else {
-        // A trap or a memory-limit failure after a long run counts like a success: both held the thread.
-        const hog = v.placement.charge(r.ranMs);
-        if (hog) this.offload(v, hog);
-      }
+      // A trap or a memory-limit failure after a long run counts like a success: both held the thread.
+      else this.charge(v, r);
     }
     throw e;
   }

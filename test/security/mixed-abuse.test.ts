@@ -7,10 +7,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BIN, ROOT } from "../harness/cli.js";
-import { buildFixture, FAULTS_SOURCE, FLOODER_SOURCE, HELLO_SOURCE, LOGGER_SOURCE, percentile } from "../runtime-fixtures.js";
+import { buildFixture, FAULTS_SOURCE, FLOODER_SOURCE, HELLO_SOURCE, LOGGER_SOURCE, percentile, rssTreeOf } from "../runtime-fixtures.js";
 
 const ABUSE_MS = 8000;
 let shim: ChildProcess;
@@ -19,17 +18,6 @@ let tail = "";
 let target: http.Server;
 let targetPort = 0;
 
-/** RSS of the shim and of its children (suspected runaways run in child processes). */
-const rss = (pid: number): number => {
-  const own = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN) * 1024;
-  let kids = 0;
-  for (const t of readdirSync(`/proc/${pid}/task`)) {
-    for (const c of readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").split(" ").filter(Boolean)) {
-      try { kids += rss(Number(c)) || 0; } catch { /* exited */ }
-    }
-  }
-  return own + kids;
-};
 
 beforeAll(async () => {
   target = http.createServer((_q, s) => s.end("ok"));
@@ -98,7 +86,7 @@ describe("four abusive functions at once", () => {
     const hello = `${base}/default/hello`;
     let end = performance.now() + 1500;
     const quiet = await loop(hello, 4, () => performance.now() > end);
-    const rss0 = rss(shim.pid!);
+    const rss0 = rssTreeOf(shim.pid!);
     let stop = false;
     const abusers = [
       loop(`${base}/default/faults/loop`, 2, () => stop),
@@ -107,7 +95,7 @@ describe("four abusive functions at once", () => {
       loop(`${base}/default/flooder?url=${encodeURIComponent(`http://127.0.0.1:${targetPort}/`)}`, 2, () => stop),
     ];
     let rssMax = 0;
-    const sampler = setInterval(() => { try { rssMax = Math.max(rssMax, rss(shim.pid!)); } catch { /* exited: asserted below */ } }, 100);
+    const sampler = setInterval(() => { try { rssMax = Math.max(rssMax, rssTreeOf(shim.pid!)); } catch { /* exited: asserted below */ } }, 100);
     end = performance.now() + ABUSE_MS;
     const during = await loop(hello, 4, () => performance.now() > end);
     stop = true;

@@ -67,7 +67,7 @@ function addFuel(binaryen: typeof import("binaryen").default, mod: InstanceType<
     [],
     mod.block(null, [
       mod.global.set(FUEL, mod.i32.sub(mod.global.get(FUEL, i32), mod.i32.const(1))),
-      mod.if(mod.i32.lt_s(mod.global.get(FUEL, i32), mod.i32.const(0)), mod.global.set(FUEL, mod.call("wfn_interrupt", [], i32))),
+      refuelWhenSpent(binaryen, mod),
     ]),
   );
 }
@@ -128,15 +128,14 @@ function chargeBulkMemory(binaryen: Binaryen, mod: BinaryenModule): void {
     walk(binaryen.getFunctionInfo(mod.getFunction(f.name)).body);
   }
   if (sites.length === 0) return;
-  const fuel = mod.global.get(FUEL, i32);
   mod.addFunction(
     CHARGE,
     binaryen.createType([i32]),
     i32,
     [],
     mod.block(null, [
-      mod.global.set(FUEL, mod.i32.sub(fuel, mod.i32.shr_u(mod.local.get(0, i32), mod.i32.const(BYTES_PER_FUEL_SHIFT)))),
-      mod.if(mod.i32.lt_s(mod.global.get(FUEL, i32), mod.i32.const(0)), mod.global.set(FUEL, mod.call("wfn_interrupt", [], i32))),
+      mod.global.set(FUEL, mod.i32.sub(mod.global.get(FUEL, i32), mod.i32.shr_u(mod.local.get(0, i32), mod.i32.const(BYTES_PER_FUEL_SHIFT)))),
+      refuelWhenSpent(binaryen, mod),
       mod.local.get(0, i32),
     ], i32),
   );
@@ -181,6 +180,12 @@ function childFields(binaryen: Binaryen): Map<number, string[]> {
   put("MemoryCopy", ["dest", "source", "size"]);
   put("MemoryFill", ["dest", "value", "size"]);
   return m;
+}
+
+/** `if (fuel < 0) fuel = wfn.interrupt()`: the clock check, trapping past the deadline (instance.ts). */
+function refuelWhenSpent(binaryen: Binaryen, mod: BinaryenModule): number {
+  const i32 = binaryen.i32;
+  return mod.if(mod.i32.lt_s(mod.global.get(FUEL, i32), mod.i32.const(0)), mod.global.set(FUEL, mod.call("wfn_interrupt", [], i32)));
 }
 
 function findFunction(binaryen: typeof import("binaryen").default, mod: InstanceType<typeof import("binaryen").default.Module>, name: string): string | undefined {

@@ -28,7 +28,9 @@ export function chooseFresh(module: WebAssembly.Module, plan: SnapshotPlan | nul
   for (let k = 0; k < ROUNDS; k++) make();
   const newUs = ((performance.now() - t) * 1000) / ROUNDS;
   if (!plan) return { kind: "new", plan: null, newUs, resetUs: NaN };
-  if (process.env.WFN_FRESH_STRATEGY === "new") return { kind: "new", plan, newUs, resetUs: NaN };
+  // WFN_FRESH_STRATEGY=reset|new overrides the measurement (a reset needs a plan and a working reset).
+  const forced = process.env.WFN_FRESH_STRATEGY;
+  if (forced === "new") return { kind: "new", plan, newUs, resetUs: NaN };
   const inst = new Instance(module, host, { ...base, snapshot: plan }, source);
   inst.init();
   for (let k = 0; k < 5; k++) inst.reset();
@@ -36,8 +38,5 @@ export function chooseFresh(module: WebAssembly.Module, plan: SnapshotPlan | nul
   let ok = true;
   for (let k = 0; k < ROUNDS; k++) ok = inst.reset() && ok;
   const resetUs = ((performance.now() - t) * 1000) / ROUNDS;
-  // WFN_FRESH_STRATEGY=reset|new overrides the measurement (a reset needs a plan and a working reset).
-  const forced = process.env.WFN_FRESH_STRATEGY;
-  const reset = forced === "new" ? false : forced === "reset" ? ok : ok && resetUs < newUs;
-  return { kind: reset ? "reset" : "new", plan, newUs, resetUs };
+  return { kind: ok && (forced === "reset" || resetUs < newUs) ? "reset" : "new", plan, newUs, resetUs };
 }

@@ -53,7 +53,6 @@ const EMPTY = new Uint8Array(0);
 /** UTF-8 bytes of a string; Buffer.from takes small strings from Node's pool (cheaper than TextEncoder). */
 const utf8 = (s: string): Uint8Array => (s.length === 0 ? EMPTY : Buffer.from(s, "utf8"));
 
-/** Per-invocation state the host imports read and write. One instance serves one invocation at a time. */
 /** `limits.hostCalls`: calls an invocation may start at once, then how many a second. */
 export interface HostCallPace {
   burst: number;
@@ -63,6 +62,7 @@ export interface HostCallPace {
 /** The default pacing (packages/build config.ts keeps the same numbers for wasm-fn.yaml). */
 export const DEFAULT_HOST_CALL_PACE: HostCallPace = { burst: 100, perSecond: 200 };
 
+/** Per-invocation state the host imports read and write. One instance serves one invocation at a time. */
 export class Invocation {
   status = 200;
   headers: [string, string][] = [];

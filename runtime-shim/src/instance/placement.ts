@@ -9,7 +9,6 @@ import type { FreshStrategy } from "./fresh.js";
 import { Instance, type HostCalls, type Runner } from "./instance.js";
 import { WorkerGroup } from "./worker/remote.js";
 
-
 /**
  * The niceness of worker threads that run a function moved off the main thread as a suspected
  * runaway: with more busy threads than cores, the main thread (the gateway and every well-behaved
@@ -23,6 +22,7 @@ export const RUNAWAY_NICE = 10;
  * handed a WebAssembly.Module, only its bytes.
  */
 export const moduleBytes = new WeakMap<WebAssembly.Module, Uint8Array>();
+
 /**
  * A function that holds the main thread in many long runs, each under the slice (one that allocates
  * its whole memory in every request: ~45 ms each), moves to workers too: runs of LONG_RUN_MS or more
@@ -31,6 +31,7 @@ export const moduleBytes = new WeakMap<WebAssembly.Module, Uint8Array>();
  */
 export const LONG_RUN_MS = 1;
 export const HOG_MS = 100;
+
 /**
  * - adaptive (default): main thread, moved to workers on the first sign of a runaway;
  * - never: always the main thread (fuel stops a runaway at its deadline, blocking the loop until then);
