@@ -1,14 +1,17 @@
-// With `--runaways processes`, a function moved off the main thread as a suspected runaway runs in a child process (its own
+// By default (`--runaways processes`), a function moved off the main thread as a suspected runaway runs in a child process (its own
 // memory map, allocator and V8 heap), not a worker thread of the shim: the process is the shim's
 // child at nice 10 in the SCHED_IDLE class, it serves the function's requests, a crash of it costs one answer, and it
 // does not outlive the shim.
 import { readFileSync, readdirSync } from "node:fs";
-import { getPriority } from "node:os";
+import { spawn, type ChildProcess } from "node:child_process";
+import { availableParallelism, getPriority } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serve, type Served } from "./harness/cli.js";
 import { buildFixture, FAULTS_SOURCE, HELLO_SOURCE } from "./runtime-fixtures.js";
 
 let shim: Served;
+/** The median time of a trivial request to a moved function with every core busy: 50-80 ms raised, 0.7-1.3 s without. */
+const STARVED_MEDIAN_MS = 400;
 
 /** Processes whose parent is `pid` and whose command line runs the worker entry. */
 function workerChildren(pid: number): number[] {
@@ -23,6 +26,13 @@ function workerChildren(pid: number): number[] {
   return out;
 }
 
+/** Linux's scheduling policy of every thread of a process (field 41 of /proc/PID/task/TID/stat): 0 normal, 5 SCHED_IDLE (set by chrt). */
+const policies = (pid: number) => readdirSync(`/proc/${pid}/task`).map((t) => Number(readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8").split(") ")[1]!.split(" ")[38]));
+/** wfn_worker_process_raises_total of the faults function, from the shim's metrics. */
+async function raises(): Promise<number> {
+  const text = await (await fetch(`${shim.url}/metrics`)).text();
+  return Number(/^wfn_worker_process_raises_total\{[^}]*function="faults"[^}]*\} (\d+)/m.exec(text)?.[1] ?? NaN);
+}
 const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 const waitFor = async (f: () => boolean, ms: number) => { const end = Date.now() + ms; while (!f() && Date.now() < end) await new Promise((r) => setTimeout(r, 50)); return f(); };
 
@@ -30,14 +40,17 @@ const waitFor = async (f: () => boolean, ms: number) => { const end = Date.now()
 // for CPU; what is tested here is where the function runs, not how fast.
 beforeAll(async () => {
   const [hello, faults] = await Promise.all([buildFixture("hello", HELLO_SOURCE), buildFixture("faults", FAULTS_SOURCE, "limits:\n  timeout: 20s\n")]);
-  shim = await serve([hello.dir, faults.dir], ["--no-access-log", "--runaways", "processes"]);
+  shim = await serve([hello.dir, faults.dir], ["--no-access-log"]);
 }, 120_000);
 afterAll(async () => { await shim?.stop(); });
 
 describe("a suspected runaway", () => {
   it("is replayed in a child process of the shim, below every normal task, which then serves the function", async () => {
     const shimPid = shim.proc.pid!;
-    expect(workerChildren(shimPid)).toEqual([]);
+    // One spare is started with the shim (a fork costs ~100-300 ms), at normal priority while Node loads.
+    expect(await waitFor(() => workerChildren(shimPid).length === 1, 10_000)).toBe(true);
+    const [spare] = workerChildren(shimPid);
+    expect(policies(spare!).every((x) => x === 0)).toBe(true);
     // 200 ms of spinning passes the 50 ms slice before any host call: moved and replayed.
     const r = await fetch(`${shim.url}/default/faults/spin?ms=200`, { signal: AbortSignal.timeout(20_000) });
     expect(await r.text()).toBe("spun");
@@ -45,8 +58,9 @@ describe("a suspected runaway", () => {
     const kids = workerChildren(shimPid);
     expect(kids.length).toBeGreaterThanOrEqual(1);
     expect(kids.map((k) => getPriority(k))).toContain(10);
-    // Linux's SCHED_IDLE class (policy 5, field 41 of /proc/PID/stat), set by chrt for every thread.
-    const policies = (pid: number) => readdirSync(`/proc/${pid}/task`).map((t) => Number(readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8").split(") ")[1]!.split(" ")[38]));
+    // The spare was given the function, and a new spare is started.
+    expect(kids).toContain(spare);
+    expect(await waitFor(() => workerChildren(shimPid).length === 2, 10_000)).toBe(true);
     expect(await waitFor(() => kids.some((k) => { try { const p = policies(k); return p.length > 0 && p.every((x) => x === 5); } catch { return false; } }), 5_000)).toBe(true);
     // The child keeps the instance's state between requests (isolation: reuse).
     const a = Number(await (await fetch(`${shim.url}/default/faults/count`)).text());
@@ -54,6 +68,33 @@ describe("a suspected runaway", () => {
     expect(b).toBe(a + 1);
     expect(await (await fetch(`${shim.url}/default/hello`)).text()).toBe("hello, world\n");
   }, 60_000);
+
+  it("a child starved in SCHED_IDLE is raised to pick up its job, and goes back to SCHED_IDLE", async () => {
+    const [child] = workerChildren(shim.proc.pid!).filter((k) => policies(k).every((x) => x === 5));
+    expect(child).toBeDefined();
+    const raisedBefore = await raises();
+    // Every core busy with normal work (two spinners per core): a SCHED_IDLE process gets almost no CPU, even to read its next job.
+    const spinners: ChildProcess[] = [];
+    for (let i = 0; i < 2 * availableParallelism(); i++) spinners.push(spawn(process.execPath, ["-e", "for(;;){}"], { stdio: "ignore" }));
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const times: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const t0 = performance.now();
+        const r = await fetch(`${shim.url}/default/faults/count`, { signal: AbortSignal.timeout(20_000) });
+        expect(r.status).toBe(200);
+        times.push(performance.now() - t0);
+      }
+      const raised = await raises();
+      console.log(`starved child: count answered in ${times.map((t) => t.toFixed(0)).join(", ")} ms; raised ${raised - raisedBefore} times`);
+      expect(raised).toBeGreaterThan(raisedBefore);
+      times.sort((a, b) => a - b);
+      expect(times[2]).toBeLessThan(STARVED_MEDIAN_MS);
+    } finally {
+      for (const s of spinners) s.kill("SIGKILL");
+    }
+    expect(await waitFor(() => policies(child!).every((x) => x === 5), 5_000)).toBe(true);
+  }, 120_000);
 
   it("a killed child costs the requests it held, and the next ones are served by a new one", async () => {
     const shimPid = shim.proc.pid!;

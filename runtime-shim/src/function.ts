@@ -104,8 +104,8 @@ export interface RunOptions {
   /** Where instances run: adaptive (default), never (main thread only), always (worker threads). */
   offload?: OffloadPolicy;
   /**
-   * Where a function moved off the main thread as a suspected runaway runs: worker threads at nice 10
-   * (default), or child processes in Linux's SCHED_IDLE class (docs/runtime.md, "Placement").
+   * Where a function moved off the main thread as a suspected runaway runs: child processes in
+   * Linux's SCHED_IDLE class (default), or worker threads at nice 10 (docs/runtime.md, "Placement").
    */
   runaways?: "threads" | "processes";
   /** Main-thread slice under `adaptive`, in ms (default 50). */
@@ -151,6 +151,8 @@ export class ServedFunction {
   private readonly observer: FunctionObserver | undefined;
   /** The guest log budget its invocations share (limits.log), kept across hot swaps like its metrics. */
   readonly logs: FunctionLogBudget;
+  /** Times a worker process of it, starved in SCHED_IDLE, was raised to pick up a job (all versions). */
+  private raised = 0;
 
   constructor(
     config: FunctionConfig,
@@ -218,12 +220,13 @@ export class ServedFunction {
   }
 
   /** Pool counts, summed over the current version and any still draining. */
-  stats(): PoolStats & { placement: string; fresh: FreshStrategy | null; draining: number; loadedAt: number } {
+  stats(): PoolStats & { placement: string; fresh: FreshStrategy | null; draining: number; loadedAt: number; raised: number } {
     const all = [this.v, ...this.draining].map((v) => v.pool.stats());
     const sum = (k: keyof PoolStats) => all.reduce((n, s) => n + s[k], 0);
     return {
       live: sum("live"), idle: sum("idle"), busy: sum("busy"), queued: sum("queued"), created: sum("created"), coldStarts: sum("coldStarts"),
       placement: this.v.placement.mode, fresh: this.v.fresh, draining: this.draining.size, loadedAt: this.v.loadedAt,
+      raised: this.raised,
     };
   }
 
@@ -239,11 +242,12 @@ export class ServedFunction {
       module, host, log: this.log, source: origin, functionName: config.name,
       timeoutMs: config.limits.timeoutMs, maxMemoryPages: config.limits.memoryPages, maxResponseBytes: config.limits.responseBytes,
       policy: this.opts.offload ?? "adaptive",
-      runawayProcesses: this.opts.runaways === "processes",
+      runawayProcesses: this.opts.runaways !== "threads",
       sliceMs: this.opts.sliceMs ?? DEFAULT_SLICE_MS,
       threads: this.opts.threads ?? Math.max(1, availableParallelism() - 1),
       instrumented: validateModule(module, origin).instrumented,
       fresh,
+      onRaise: () => { this.raised++; },
     });
     const pool: Pool<Runner> = new Pool<Runner>({
       create: () => placement.create(),

@@ -7,7 +7,7 @@
 import type { Logger } from "../logger.js";
 import type { FreshStrategy } from "./fresh.js";
 import { Instance, type HostCalls, type Runner } from "./instance.js";
-import { WorkerGroup } from "./worker/remote.js";
+import { keepSpareProcess, WorkerGroup } from "./worker/remote.js";
 
 /**
  * The niceness of worker threads that run a function moved off the main thread as a suspected
@@ -49,7 +49,7 @@ export interface PlacementOptions {
   maxMemoryPages: number;
   maxResponseBytes: number;
   policy: OffloadPolicy;
-  /** Suspected runaways in child processes (SCHED_IDLE) instead of worker threads (`--runaways processes`). */
+  /** Suspected runaways in child processes (SCHED_IDLE), the default, instead of worker threads (`--runaways threads`). */
   runawayProcesses?: boolean;
   /** Main-thread slice (ms) an invocation may run without yielding, under `adaptive`. */
   sliceMs: number;
@@ -58,6 +58,8 @@ export interface PlacementOptions {
   /** False for a module without fuel checks: only terminating a worker can stop it, so it starts there. */
   instrumented: boolean;
   fresh: FreshStrategy | null;
+  /** Told when a worker process of the function, starved in SCHED_IDLE, is raised to pick up a job. */
+  onRaise?: () => void;
 }
 
 export class Placement {
@@ -71,6 +73,8 @@ export class Placement {
 
   constructor(private readonly opts: PlacementOptions) {
     this.mode = "main";
+    // A function that may move to a child process finds one already started (a fork costs ~100-300 ms).
+    if (opts.runawayProcesses && opts.policy !== "never") keepSpareProcess();
     if (opts.policy === "always") this.toWorkers("policy");
     else if (!opts.instrumented) this.toWorkers("uninstrumented");
   }
@@ -121,7 +125,7 @@ export class Placement {
     const o = this.opts;
     this.mode = "workers";
     this.reason = reason;
-    // With `--runaways processes` a suspected runaway goes to child processes; `--offload always`
+    // A suspected runaway goes to child processes (unless `--runaways threads`); `--offload always`
     // keeps threads, whose hop is cheaper.
     const bytes = moduleBytes.get(o.module);
     const processes = o.runawayProcesses === true && reason !== "policy" && bytes !== undefined;
@@ -143,6 +147,7 @@ export class Placement {
       log: o.log,
       threads: o.threads,
       graceMs: o.instrumented ? Math.min(2000, Math.max(250, o.timeoutMs / 4)) : 0,
+      onRaise: o.onRaise,
     });
     this.group.warm();
   }

@@ -75,6 +75,8 @@ function lowerPriority(nice: number): void {
   } catch { /* not Linux, or not allowed: same priority as the main thread */ }
 }
 lowerPriority(init.nice);
+// The shim moves a child to SCHED_IDLE once it is ready, not while Node and the module load.
+if (!parentPort) port.postMessage({ t: "ready", job: 0 });
 const slots = new Map<number, Instance>();
 const calls = new Map<number, { resolve(v: Uint8Array): void; reject(e: CapabilityError): void }>();
 let callSeq = 0;

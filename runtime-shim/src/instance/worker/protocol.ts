@@ -36,6 +36,8 @@ export type ToWorker =
   | { t: "drop"; slot: number };
 
 export type FromWorker =
+  /** A child process compiled its module and is ready for jobs (threads do not send it). */
+  | { t: "ready"; job: 0 }
   | { t: "start"; job: number }
   | { t: "done"; job: number; status: number; headers: [string, string][]; body: Uint8Array; outcome: number }
   | { t: "fail"; job: number; code: string; message: string; status: number; broken: boolean }

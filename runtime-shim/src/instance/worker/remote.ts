@@ -31,6 +31,8 @@ export interface WorkerGroupOptions {
    * map, allocator or V8 heap with the shim, only the machine (docs/runtime.md, "Placement").
    */
   processes?: boolean;
+  /** Told when one of its processes, starved in SCHED_IDLE, is raised to pick up a job (a metric). */
+  onRaise?: () => void;
 }
 
 /** What WorkerThread needs of a thread or a child process. */
@@ -60,8 +62,9 @@ function entryUrl(): URL {
 
 /**
  * A child process that has started Node and loaded entry.js, waiting for its init: forking one
- * takes ~100-300 ms, longer than what is left of the request that moved its function. The first
- * move of any function forks on the spot; from then on a spare is kept ready for the next one.
+ * takes ~100-300 ms (seconds on a machine other work keeps busy), longer than what is left of the
+ * request that moved its function. A shim that may move functions to processes keeps one spare
+ * from its start (keepSpareProcess) and forks the next as soon as one is taken.
  */
 let spare: ChildProcess | null = null;
 
@@ -72,28 +75,69 @@ function forkEntry(): ChildProcess {
   return child;
 }
 
-function takeSpare(): ChildProcess {
-  const ready = spare !== null && spare.connected && spare.exitCode === null ? spare : null;
-  spare = null;
+/** Forks a spare child now if there is none (on the next turn of the loop, off the caller's path). */
+export function keepSpareProcess(): void {
   setImmediate(() => {
     if (spare !== null) return;
     const c = forkEntry();
     spare = c;
     c.once("exit", () => { if (spare === c) spare = null; });
   });
+}
+
+function takeSpare(): ChildProcess {
+  const ready = spare !== null && spare.connected && spare.exitCode === null ? spare : null;
+  spare = null;
+  keepSpareProcess();
   return ready ?? forkEntry();
 }
 
+/** How long a job may wait for an idle child in SCHED_IDLE to pick it up before the child is raised to normal. */
+export const LATE_START_MS = 20;
+
 /**
- * Puts every thread of a suspected runaway's process in Linux's SCHED_IDLE class (`chrt -a -i`,
- * util-linux): it runs only on CPU time no normal task wants, and a waking shim thread preempts
- * it at once. Nice values alone were not enough under EEVDF (a nice-10 or nice-19 task keeps the
- * CPU for its slice, ~3 ms): with four abusers hello's p99 was 4.4 ms at nice 19, 2.1 ms in this
- * class (quiet: 1.0 ms). Without chrt (or not Linux) the child's own nice (init.nice) is what is left.
+ * The scheduling class of a suspected runaway's process (Linux, with util-linux's `chrt`). Every
+ * thread of it goes to SCHED_IDLE once it is ready: it runs only on CPU time no normal task wants,
+ * and a waking shim thread preempts it at once. Nice values alone were not enough under EEVDF (a
+ * nice-10 or nice-19 task keeps the CPU for its slice, ~3 ms): with four abusers hello's p99 was
+ * 4.4 ms at nice 19, 2.1 ms in this class (quiet: 1.0 ms).
+ *
+ * On a machine other work keeps busy, a SCHED_IDLE process may wait long for any CPU, even to read
+ * its next job: a job that an idle child has not picked up within LATE_START_MS raises the child to
+ * the normal class (at its own nice 10) until the job starts, then it goes back. So a child costs a
+ * chrt only when it is starved, and a running guest never runs above SCHED_IDLE. Changes are run
+ * one at a time, the last one wanted wins. Without chrt (or not Linux) the child's nice is what is left.
  */
-function idleClass(pid: number): void {
-  if (process.platform !== "linux") return;
-  execFile("chrt", ["-a", "-i", "-p", "0", String(pid)], () => { /* not installed or not allowed: nice only */ });
+class SchedClass {
+  private applied: "normal" | "idle" = "normal";
+  private wanted: "normal" | "idle" = "normal";
+  private busy = false;
+  private static missing = process.platform !== "linux";
+
+  constructor(private readonly pid: number) {}
+
+  get current(): "normal" | "idle" {
+    return this.wanted;
+  }
+
+  set(want: "normal" | "idle"): void {
+    this.wanted = want;
+    this.apply();
+  }
+
+  private apply(): void {
+    if (this.busy || SchedClass.missing || this.wanted === this.applied) return;
+    const want = this.wanted;
+    this.busy = true;
+    execFile("chrt", ["-a", want === "idle" ? "-i" : "-o", "-p", "0", String(this.pid)], (err) => {
+      this.busy = false;
+      // Not installed or not allowed: stop trying (the child's nice 10 stays). A child that exited: nothing to do.
+      if (err && (err as NodeJS.ErrnoException).code === "ENOENT") SchedClass.missing = true;
+      if (err) return;
+      this.applied = want;
+      this.apply();
+    });
+  }
 }
 
 /** One function's worker threads. */
@@ -128,7 +172,7 @@ export class WorkerGroup {
   }
 
   private spawn(): WorkerThread {
-    const t = new WorkerThread(this.opts, () => { this.threads = this.threads.filter((x) => x !== t); });
+    const t = new WorkerThread(this.opts, () => { this.threads = this.threads.filter((x) => x !== t); }, () => this.opts.onRaise?.());
     this.threads.push(t);
     return t;
   }
@@ -158,8 +202,13 @@ class WorkerThread {
   slots = 0;
   private dead = false;
   private readonly transport: Transport;
+  /** Jobs started and not yet answered. */
+  private running = 0;
+  /** A child process run as a suspected runaway: its scheduling class, set once it is ready. */
+  private sched: SchedClass | null = null;
+  private lateTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly opts: WorkerGroupOptions, private readonly onDead: () => void) {
+  constructor(private readonly opts: WorkerGroupOptions, private readonly onDead: () => void, private readonly onRaise: () => void) {
     this.transport = opts.processes ? this.childProcess() : this.thread();
   }
 
@@ -179,7 +228,7 @@ class WorkerThread {
     child.on("exit", (code, signal) => this.fail(`its worker process exited (${signal ?? code})`));
     const { module: _compiled, ...init } = this.opts.init;
     child.send({ t: "init", init: { ...init, module: null } });
-    if (init.nice > 0 && child.pid) idleClass(child.pid);
+    if (init.nice > 0 && child.pid) this.sched = new SchedClass(child.pid);
     return {
       post: (m) => { if (child.connected) child.send(m); },
       kill: () => { child.kill("SIGKILL"); },
@@ -205,7 +254,19 @@ class WorkerThread {
       const timer = setTimeout(() => this.notStarted(job), wait);
       this.jobs.set(job, { resolve, reject, inv, slot, timer, budgetMs, started: false });
       this.post({ t: "invoke", job, slot: slot.slot, budgetMs, notAfter: Date.now() + wait, log: inv.logBudget?.limits, pace: inv.pace, input: { requestId: i.requestId, method: i.method, path: i.path, query: i.query, headers: i.headers, body, event: i.event } }, [body.buffer]);
+      this.watchStart();
     });
+  }
+
+  /** An idle child in SCHED_IDLE that does not pick up a job soon is starved: raise it until the job starts. */
+  private watchStart(): void {
+    if (this.sched?.current !== "idle" || this.running > 0 || this.lateTimer) return;
+    this.lateTimer = setTimeout(() => {
+      this.lateTimer = null;
+      if (this.dead || this.running > 0 || this.jobs.size === 0) return;
+      this.sched!.set("normal");
+      this.onRaise();
+    }, LATE_START_MS);
   }
 
   terminate(why: string): void {
@@ -213,12 +274,19 @@ class WorkerThread {
   }
 
   private onMessage(m: FromWorker): void {
+    if (m.t === "ready") {
+      this.sched?.set("idle");
+      if (this.jobs.size > 0) this.watchStart();
+      return;
+    }
     const job = this.jobs.get(m.job);
     if (!job) return;
     switch (m.t) {
       case "start":
         clearTimeout(job.timer);
         job.started = true;
+        this.running++;
+        if (this.sched?.current === "normal") this.sched.set("idle");
         job.timer = setTimeout(() => this.overdue(m.job), job.budgetMs + this.opts.graceMs);
         return;
       case "done":
@@ -265,6 +333,7 @@ class WorkerThread {
   private finish(id: number, job: Job): void {
     clearTimeout(job.timer);
     this.jobs.delete(id);
+    if (job.started) this.running--;
     // Answered, failed or given up: host calls still running for it are cancelled.
     job.inv.end("answered or stopped");
   }
@@ -294,6 +363,7 @@ class WorkerThread {
   private fail(why: string): void {
     if (this.dead) return;
     this.dead = true;
+    if (this.lateTimer) clearTimeout(this.lateTimer);
     this.onDead();
     this.transport.kill();
     for (const [id, job] of this.jobs) {
