@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { buildFunction } from "@wasm-fn/build";
 
-/** A function that misbehaves on request: /loop, /trap, /bomb, /big, /spin?ms=N, /count; anything else answers "ok". */
+/** A function that misbehaves on request: /loop, /trap, /bomb, /big, /spin?ms=N (wall clock), /work?n=N (a fixed amount of CPU), /count; anything else answers "ok". */
 export const FAULTS_SOURCE = `import { Request, Response } from "@wasm-fn/sdk";
 
 let counter: i32 = 0;
@@ -44,6 +44,11 @@ export function handle(req: Request): Response {
   if (p == "/spin") {
     spin(<i64>num(req.param("ms"), 100));
     return Response.text("spun");
+  }
+  if (p == "/work") {
+    const n = num(req.param("n"), 1000000);
+    for (let i = 0; i < n; i++) sink += <i64>(i ^ <i32>(sink >> 3));
+    return Response.text(sink.toString());
   }
   if (p == "/count") {
     counter++;

@@ -74,7 +74,7 @@ export class Placement {
   constructor(private readonly opts: PlacementOptions) {
     this.mode = "main";
     // A function that may move to a child process finds one already started (a fork costs ~100-300 ms).
-    if (opts.runawayProcesses && opts.policy !== "never") keepSpareProcess();
+    if (opts.runawayProcesses && opts.policy === "adaptive") keepSpareProcess();
     if (opts.policy === "always") this.toWorkers("policy");
     else if (!opts.instrumented) this.toWorkers("uninstrumented");
   }

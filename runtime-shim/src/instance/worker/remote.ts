@@ -8,6 +8,7 @@
  * worker is terminated, which stops even a module built without fuel checks.
  */
 import { execFile, fork, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { ErrorCode, WfnError } from "@wasm-fn/abi";
@@ -94,6 +95,25 @@ function takeSpare(): ChildProcess {
 
 /** How long a job may wait for an idle child in SCHED_IDLE to pick it up before the child is raised to normal. */
 export const LATE_START_MS = 20;
+/**
+ * How often a child running a job in SCHED_IDLE is checked for starvation. Starved: over the window
+ * its guest's thread was runnable but waiting for a CPU more than STARVED_WAIT_SHARE of the time and
+ * ran less than STARVED_RUN_SHARE (idle-class children sharing a free core with each other each run
+ * a fair part; a guest waiting for a host call or a timer is not runnable).
+ */
+export const STARVE_CHECK_MS = 100;
+export const STARVED_WAIT_SHARE = 0.5;
+export const STARVED_RUN_SHARE = 0.05;
+
+/** [ran, waited] ns of a process's main thread, the one that runs the guest (Linux /proc/PID/schedstat); null elsewhere. */
+function schedNs(pid: number): [number, number] | null {
+  try {
+    const [ran, waited] = readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ").map(Number);
+    return Number.isFinite(ran) && Number.isFinite(waited) ? [ran!, waited!] : null;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * The scheduling class of a suspected runaway's process (Linux, with util-linux's `chrt`). Every
@@ -103,10 +123,14 @@ export const LATE_START_MS = 20;
  * 4.4 ms at nice 19, 2.1 ms in this class (quiet: 1.0 ms).
  *
  * On a machine other work keeps busy, a SCHED_IDLE process may wait long for any CPU, even to read
- * its next job: a job that an idle child has not picked up within LATE_START_MS raises the child to
- * the normal class (at its own nice 10) until the job starts, then it goes back. So a child costs a
- * chrt only when it is starved, and a running guest never runs above SCHED_IDLE. Changes are run
- * one at a time, the last one wanted wins. Without chrt (or not Linux) the child's nice is what is left.
+ * its next job, and a legitimate function moved for its long runs would crawl to its timeout. So a
+ * starved child is raised to the normal class (at its own nice 10, as worker threads run): a job it
+ * has not picked up within LATE_START_MS (back to SCHED_IDLE when the job starts), and a job whose
+ * thread wanted a CPU most of a STARVE_CHECK_MS window and got almost none (back when the child has
+ * no job running). A child that gets CPU time (the machine has an idle
+ * core, as beside a shim whose own threads are what keep it busy) stays in SCHED_IDLE, and costs
+ * no chrt. Changes are run one at a time, the last one wanted wins. Without chrt (or not Linux)
+ * the child's nice is what is left.
  */
 class SchedClass {
   private applied: "normal" | "idle" = "normal";
@@ -204,9 +228,12 @@ class WorkerThread {
   private readonly transport: Transport;
   /** Jobs started and not yet answered. */
   private running = 0;
+  private starveTimer: NodeJS.Timeout | null = null;
+  private schedAt: [number, number] = [0, 0];
   /** A child process run as a suspected runaway: its scheduling class, set once it is ready. */
   private sched: SchedClass | null = null;
   private lateTimer: NodeJS.Timeout | null = null;
+  private pid = 0;
 
   constructor(private readonly opts: WorkerGroupOptions, private readonly onDead: () => void, private readonly onRaise: () => void) {
     this.transport = opts.processes ? this.childProcess() : this.thread();
@@ -229,6 +256,7 @@ class WorkerThread {
     const { module: _compiled, ...init } = this.opts.init;
     child.send({ t: "init", init: { ...init, module: null } });
     if (init.nice > 0 && child.pid) this.sched = new SchedClass(child.pid);
+    this.pid = child.pid ?? 0;
     return {
       post: (m) => { if (child.connected) child.send(m); },
       kill: () => { child.kill("SIGKILL"); },
@@ -256,6 +284,37 @@ class WorkerThread {
       this.post({ t: "invoke", job, slot: slot.slot, budgetMs, notAfter: Date.now() + wait, log: inv.logBudget?.limits, pace: inv.pace, input: { requestId: i.requestId, method: i.method, path: i.path, query: i.query, headers: i.headers, body, event: i.event } }, [body.buffer]);
       this.watchStart();
     });
+  }
+
+  /** No job runs: a child raised while starved goes back to SCHED_IDLE, and is no longer watched. */
+  private idleAgain(): void {
+    if (this.starveTimer) { clearInterval(this.starveTimer); this.starveTimer = null; }
+    if (this.sched?.current === "normal" && !this.dead) this.sched.set("idle");
+  }
+
+  /** While a job runs in SCHED_IDLE, checks that the child gets CPU time; a starved one is raised until no job runs. */
+  private watchStarving(): void {
+    if (!this.sched || this.starveTimer || process.platform !== "linux") return;
+    const pid = this.pid;
+    const first = pid ? schedNs(pid) : null;
+    if (first === null) return;
+    this.schedAt = first;
+    let at = performance.now();
+    this.starveTimer = setInterval(() => {
+      const now = schedNs(pid!);
+      if (now === null || this.dead || this.running === 0) return this.idleAgain();
+      const [ran, waited] = [now[0] - this.schedAt[0], now[1] - this.schedAt[1]];
+      this.schedAt = now;
+      const t = performance.now();
+      const window = (t - at) * 1e6;
+      at = t;
+      if (this.sched!.current !== "idle") return;
+      if (waited > STARVED_WAIT_SHARE * window && ran < STARVED_RUN_SHARE * window) {
+        this.sched!.set("normal");
+        this.opts.onRaise?.();
+      }
+    }, STARVE_CHECK_MS);
+    this.starveTimer.unref();
   }
 
   /** An idle child in SCHED_IDLE that does not pick up a job soon is starved: raise it until the job starts. */
@@ -286,7 +345,8 @@ class WorkerThread {
         clearTimeout(job.timer);
         job.started = true;
         this.running++;
-        if (this.sched?.current === "normal") this.sched.set("idle");
+        if (this.sched?.current === "normal" && this.running === 1) this.sched.set("idle");
+        this.watchStarving();
         job.timer = setTimeout(() => this.overdue(m.job), job.budgetMs + this.opts.graceMs);
         return;
       case "done":
@@ -333,7 +393,7 @@ class WorkerThread {
   private finish(id: number, job: Job): void {
     clearTimeout(job.timer);
     this.jobs.delete(id);
-    if (job.started) this.running--;
+    if (job.started && --this.running === 0) this.idleAgain();
     // Answered, failed or given up: host calls still running for it are cancelled.
     job.inv.end("answered or stopped");
   }
@@ -355,7 +415,7 @@ class WorkerThread {
     if (!job) return;
     this.finish(id, job);
     job.slot.broken = true;
-    job.reject(new WfnError(ShimErrors.TIMEOUT, `${this.opts.init.source} ran past its timeout of ${job.budgetMs} ms; its worker thread was terminated`, { status: 504 }));
+    job.reject(new WfnError(ShimErrors.TIMEOUT, `${this.opts.init.source} ran past its timeout of ${this.opts.init.timeoutMs} ms; its worker thread was terminated`, { status: 504 }));
     this.opts.log.log("warn", "worker thread terminated: an invocation ignored its deadline", { fn: this.opts.init.functionName, requestId: job.inv.input.requestId });
     this.fail("its worker thread was terminated because another invocation on it ran past its deadline; retry");
   }
@@ -364,6 +424,7 @@ class WorkerThread {
     if (this.dead) return;
     this.dead = true;
     if (this.lateTimer) clearTimeout(this.lateTimer);
+    if (this.starveTimer) clearInterval(this.starveTimer);
     this.onDead();
     this.transport.kill();
     for (const [id, job] of this.jobs) {
