@@ -82,7 +82,8 @@ describe("bad input gets a clear error and the shim keeps serving", () => {
     expect(by["nohandle.wasm"]!.message).toMatch(/does not export wfn_handle/);
     expect(by["badimport.wasm"]).toMatchObject({ code: "WFN_ABI_IMPORT" });
     expect(by["badimport.wasm"]!.message).toMatch(/env\.open_socket/);
-    expect(shim.output()).toMatch(/error WFN_NOT_WASM: .*notwasm\.wasm is not a WebAssembly module/);
+    // stderr is another pipe than the address line's stdout: wait for it rather than race it.
+    await shim.logged(/error WFN_NOT_WASM: .*notwasm\.wasm is not a WebAssembly module/);
     expect((await fetch(`${shim.url}/default/good`)).status).toBe(204);
     await stillServing();
   });
