@@ -2,7 +2,8 @@
 # Installs the real parts the test suite starts (each on a free loopback port, stopped by PID):
 # Redis, Mosquitto, Prometheus Pushgateway, a registry (distribution), skopeo, umoci, containerd,
 # clang + wasi-libc for the C example, wrk for benchmarks; installs WasmEdge + a WasmEdge-enabled crun
-# (scripts/install-wasmedge.sh); then builds daprd (cached).
+# (scripts/install-wasmedge.sh); then builds daprd, etcd and kube-apiserver (cached; the first time
+# kube-apiserver takes ~5.5 min on 2 cores).
 set -euo pipefail
 need=(redis-server mosquitto mosquitto-clients prometheus-pushgateway docker-registry skopeo umoci containerd
       clang lld wasi-libc libclang-rt-dev-wasm32 wrk apache2-utils openssl
@@ -21,3 +22,4 @@ for s in redis-server mosquitto prometheus-pushgateway docker-registry container
 done
 bash "$(dirname "$0")/install-wasmedge.sh" >/dev/null
 bash "$(dirname "$0")/build-daprd.sh" >/dev/null
+bash "$(dirname "$0")/build-kube.sh" crds etcd kube-apiserver >/dev/null

@@ -69,6 +69,36 @@ export function buildProgram(): Command {
     .option("--insecure", "allow a plain-HTTP registry")
     .action(action("inspect"));
 
+  const cluster = (c: Command) => c
+    .option("-n, --namespace <ns>", "Kubernetes namespace (deploy: default the function's namespace)")
+    .option("--context <name>", "kubeconfig context (default: the current one)")
+    .option("--kubeconfig <file>", "kubeconfig file (default: KUBECONFIG or ~/.kube/config)");
+
+  cluster(program.command("deploy [target]")
+    .description("put a function on Kubernetes: a function directory (built, pushed to --image, deployed by digest) or an image reference built by wasm-fn"))
+    .option("--target <target>", "kubernetes (a Deployment for WasmEdge nodes, Service, HPA or KEDA ScaledObject) or openfunction (a core.openfunction.io/v1beta2 Function)", "kubernetes")
+    .option("--image <ref>", "from a function directory: the repository[:tag] to push the image to")
+    .option("--dry-run", "print the objects and touch nothing (no push, no cluster)")
+    .option("-o, --output <format>", "with --dry-run or --emit: yaml or json", undefined)
+    .option("--runtime-class <name>", "RuntimeClass whose handler is crun built with WasmEdge", "wasmedge")
+    .option("--resources-path <dir>", "Dapr Component YAML to create beside the function (scoped to its app id)")
+    .option("--dapr-config <name>", "Dapr Configuration for the sidecar (dapr.io/config)")
+    .option("--gateway <[namespace/]name>", "also make a Gateway API HTTPRoute on this Gateway (OpenFunction's host and path templates)")
+    .option("--domain <domain>", "domain of the host route {name}.{namespace}.{domain}", "local")
+    .option("--no-wait", "do not wait for the rollout")
+    .option("--timeout <duration>", "how long to wait for the rollout", "120s")
+    .option("--emit <what>", "print a cluster object instead of deploying: runtimeclass")
+    .option("--insecure", "allow a plain-HTTP registry")
+    .action(action("deploy"));
+
+  cluster(program.command("status <name>")
+    .description("a deployed function's ready replicas, pods, recent events and last container error, in words"))
+    .action(action("status"));
+
+  cluster(program.command("delete <name>")
+    .description("delete what wasm-fn deploy made for a function"))
+    .action(action("delete"));
+
   return program;
 }
 

@@ -1,29 +1,37 @@
 import path from "node:path";
-import { buildFunction } from "@wasm-fn/build";
+import { buildFunction, type BuildResult } from "@wasm-fn/build";
 import { progress, print } from "../output.js";
+
+export interface Packaged {
+  result: BuildResult;
+  image?: { manifestDigest: string; totalSize: number; tarPath?: string; layout: string };
+}
+
+/** Builds the function in `dir` and writes its OCI image to dist/oci (unless `image: false`); progress through `step`. */
+export async function buildAndPackage(dir: string, opts: { optimize?: boolean; wasmedge?: boolean; image?: boolean; format?: string; tar?: boolean }, step: (s: string) => void): Promise<Packaged> {
+  const result = await buildFunction(dir, { optimize: opts.optimize !== false, wasmedge: opts.wasmedge !== false, onStep: step });
+  if (opts.image === false) return { result };
+  step(`writing OCI ${opts.format === "artifact" ? "artifact" : "image"} to dist/oci`);
+  const { writeImageLayout } = await import("@wasm-fn/oci");
+  const layout = path.join(dir, "dist", "oci");
+  const tarPath = opts.tar ? path.join(dir, "dist", `${result.metadata.name}.oci.tar`) : undefined;
+  const written = await writeImageLayout(
+    {
+      name: result.metadata.name, version: result.metadata.version, wasm: result.wasm, ...(result.wasmedge ? { wasmedge: result.wasmedge } : {}),
+      format: opts.format === "artifact" ? "artifact" : "image", metadata: result.metadata as unknown as Record<string, unknown>, sourceDir: dir,
+    },
+    layout,
+    tarPath ? { tarPath } : {},
+  );
+  return { result, image: { manifestDigest: written.manifestDigest, totalSize: written.totalSize, layout, ...(written.tarPath ? { tarPath: written.tarPath } : {}) } };
+}
 
 /** `wasm-fn build [dir]`: dist/<name>.wasm + dist/<name>.json, and an OCI image in dist/oci unless --no-image. */
 export async function run(args: unknown[], opts: Record<string, unknown>, global: Record<string, unknown>): Promise<number> {
   const dir = path.resolve(String(args[0] ?? "."));
   const json = Boolean(global.json);
   const t0 = performance.now();
-  const result = await buildFunction(dir, { optimize: opts.optimize !== false, wasmedge: opts.wasmedge !== false, onStep: (s) => progress(json, s) });
-  let image: { manifestDigest: string; totalSize: number; tarPath?: string; layout: string } | undefined;
-  if (opts.image !== false) {
-    progress(json, `writing OCI ${opts.format === "artifact" ? "artifact" : "image"} to dist/oci`);
-    const { writeImageLayout } = await import("@wasm-fn/oci");
-    const layout = path.join(dir, "dist", "oci");
-    const tarPath = opts.tar ? path.join(dir, "dist", `${result.metadata.name}.oci.tar`) : undefined;
-    const written = await writeImageLayout(
-      {
-        name: result.metadata.name, version: result.metadata.version, wasm: result.wasm, ...(result.wasmedge ? { wasmedge: result.wasmedge } : {}),
-        format: opts.format === "artifact" ? "artifact" : "image", metadata: result.metadata as unknown as Record<string, unknown>, sourceDir: dir,
-      },
-      layout,
-      tarPath ? { tarPath } : {},
-    );
-    image = { manifestDigest: written.manifestDigest, totalSize: written.totalSize, layout, ...(written.tarPath ? { tarPath: written.tarPath } : {}) };
-  }
+  const { result, image } = await buildAndPackage(dir, opts as Parameters<typeof buildAndPackage>[1], (s) => progress(json, s));
   const ms = Math.round(performance.now() - t0);
   const wasmedge = result.wasmedgePath && result.wasmedge ? { path: result.wasmedgePath, size: result.wasmedge.length } : undefined;
   print(json, { name: result.metadata.name, wasm: result.wasmPath, size: result.wasm.length, sha256: result.metadata.wasm.sha256, ...(wasmedge ? { wasmedge } : {}), image, ms }, () => {

@@ -1,0 +1,270 @@
+/**
+ * Talks to a Kubernetes API server through @kubernetes/client-node (kubeconfig contexts; token,
+ * client-certificate and exec auth as kubectl does them): server-side apply with field manager
+ * `wasm-fn`, rollout waits, status in words, delete by label. Every failure is a WfnError with a
+ * stable code and a sentence that says what to do, never a raw stack.
+ */
+import { AppsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, type CoreV1Event, type V1Deployment, type V1Pod } from "@kubernetes/client-node";
+import { WfnError } from "@wasm-fn/abi";
+import { FUNCTION_LABEL, MANAGED_BY, type KubeObject } from "./manifests.js";
+
+export const KubeErrors = {
+  CONFIG: "WFN_KUBE_CONFIG",
+  UNREACHABLE: "WFN_KUBE_UNREACHABLE",
+  UNAUTHORIZED: "WFN_KUBE_UNAUTHORIZED",
+  FORBIDDEN: "WFN_KUBE_FORBIDDEN",
+  NO_KIND: "WFN_KUBE_KIND_MISSING",
+  INVALID: "WFN_KUBE_INVALID",
+  NO_RUNTIMECLASS: "WFN_KUBE_RUNTIMECLASS_MISSING",
+  NOT_FOUND: "WFN_KUBE_NOT_FOUND",
+  ROLLOUT: "WFN_KUBE_ROLLOUT",
+  API: "WFN_KUBE_API",
+} as const;
+
+export interface ClusterOptions {
+  kubeconfig?: string;
+  context?: string;
+}
+
+/** The kinds `wasm-fn deploy` creates, in the order `delete` removes them. */
+const OWNED_KINDS: { apiVersion: string; kind: string; namespaced: boolean }[] = [
+  { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", namespaced: true },
+  { apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", namespaced: true },
+  { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", namespaced: true },
+  { apiVersion: "core.openfunction.io/v1beta2", kind: "Function", namespaced: true },
+  { apiVersion: "v1", kind: "Service", namespaced: true },
+  { apiVersion: "apps/v1", kind: "Deployment", namespaced: true },
+  { apiVersion: "dapr.io/v1alpha1", kind: "Component", namespaced: true },
+];
+
+export class Cluster {
+  readonly server: string;
+  readonly context: string;
+  private readonly objects: KubernetesObjectApi;
+  private readonly core: CoreV1Api;
+  private readonly apps: AppsV1Api;
+
+  constructor(opts: ClusterOptions = {}) {
+    const kc = new KubeConfig();
+    try {
+      if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
+      else kc.loadFromDefault();
+      if (opts.context) kc.setCurrentContext(opts.context);
+    } catch (e) {
+      throw new WfnError(KubeErrors.CONFIG, `cannot read the kubeconfig${opts.kubeconfig ? ` ${opts.kubeconfig}` : " (KUBECONFIG or ~/.kube/config)"}: ${(e as Error).message}; pass --kubeconfig FILE`);
+    }
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) {
+      const names = kc.getContexts().map((c) => c.name);
+      throw new WfnError(KubeErrors.CONFIG, opts.context
+        ? `the kubeconfig has no context '${opts.context}'${names.length ? `; it has: ${names.join(", ")}` : ""}`
+        : `no Kubernetes cluster is configured (KUBECONFIG or ~/.kube/config, current context); pass --kubeconfig FILE or --context NAME`);
+    }
+    this.server = cluster.server;
+    this.context = kc.getCurrentContext();
+    this.objects = KubernetesObjectApi.makeApiClient(kc);
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.apps = kc.makeApiClient(AppsV1Api);
+  }
+
+  /** Server-side apply of each object (field manager wasm-fn, conflicts taken over); `dryRun` asks the server to validate only. */
+  async apply(objects: KubeObject[], opts: { dryRun?: boolean; onApplied?: (o: KubeObject) => void } = {}): Promise<void> {
+    for (const o of objects) {
+      try {
+        await this.objects.patch(o, undefined, opts.dryRun ? "All" : undefined, "wasm-fn", true, PatchStrategy.ServerSideApply);
+      } catch (e) {
+        throw this.explain(e, `apply ${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata.name}`, o);
+      }
+      opts.onApplied?.(o);
+    }
+  }
+
+  /** Whether a RuntimeClass exists (null when this user may not read RuntimeClasses: the check is skipped). */
+  async hasRuntimeClass(name: string): Promise<boolean | null> {
+    try {
+      await this.objects.read({ apiVersion: "node.k8s.io/v1", kind: "RuntimeClass", metadata: { name } });
+      return true;
+    } catch (e) {
+      const code = statusOf(e);
+      if (code === 404) return false;
+      if (code === 403) return null;
+      throw this.explain(e, `read RuntimeClass ${name}`);
+    }
+  }
+
+  /** Waits until the function's Deployment has all its replicas updated and available; calls `progress` when that changes. */
+  async waitRollout(namespace: string, name: string, timeoutMs: number, progress: (line: string) => void): Promise<V1Deployment> {
+    const end = Date.now() + timeoutMs;
+    let last = "";
+    for (;;) {
+      const d = await this.deployment(namespace, name);
+      const want = d.spec?.replicas ?? 1;
+      const s = d.status ?? {};
+      const line = `${s.availableReplicas ?? 0}/${want} available, ${s.updatedReplicas ?? 0} updated`;
+      if (line !== last) { progress(line); last = line; }
+      const current = (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 1);
+      if (current && (s.updatedReplicas ?? 0) >= want && (s.availableReplicas ?? 0) >= want && (s.replicas ?? 0) <= want) return d;
+      if (Date.now() > end) {
+        const st = await this.status(namespace, name).catch(() => null);
+        throw new WfnError(KubeErrors.ROLLOUT, `${namespace}/${name} did not become ready in ${Math.round(timeoutMs / 1000)} s (${line})${st ? `: ${st.problem ?? "no pod reported a problem"}` : ""}; see \`wasm-fn status ${name} -n ${namespace}\``);
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  private async deployment(namespace: string, name: string): Promise<V1Deployment> {
+    try {
+      return await this.apps.readNamespacedDeployment({ name, namespace });
+    } catch (e) {
+      if (statusOf(e) === 404) throw new WfnError(KubeErrors.NOT_FOUND, `no function ${name} in namespace ${namespace} (no Deployment of that name); deploy it with \`wasm-fn deploy\``, { status: 404 });
+      throw this.explain(e, `read Deployment ${namespace}/${name}`);
+    }
+  }
+
+  /** Ready replicas, each pod's phase and problem, and recent events, in words. */
+  async status(namespace: string, name: string): Promise<FunctionStatus> {
+    const d = await this.deployment(namespace, name);
+    let pods: V1Pod[] = [];
+    let events: CoreV1Event[] = [];
+    try {
+      pods = (await this.core.listNamespacedPod({ namespace, labelSelector: `${FUNCTION_LABEL}=${name}` })).items;
+      events = (await this.core.listNamespacedEvent({ namespace })).items
+        .filter((e) => e.involvedObject.name === name || e.involvedObject.name?.startsWith(`${name}-`));
+    } catch (e) {
+      throw this.explain(e, `list pods and events in ${namespace}`);
+    }
+    const podStates = pods.map(podState);
+    events.sort((a, b) => eventTime(a) - eventTime(b));
+    const recent = events.slice(-10).map((e) => ({ type: e.type ?? "", reason: e.reason ?? "", object: `${e.involvedObject.kind}/${e.involvedObject.name}`, message: (e.message ?? "").trim(), count: e.count ?? 1 }));
+    const problem = podStates.find((p) => p.problem)?.problem ?? [...recent].reverse().find((e) => e.type === "Warning")?.message ?? null;
+    return {
+      name, namespace,
+      image: d.spec?.template.spec?.containers[0]?.image ?? "",
+      replicas: d.spec?.replicas ?? 0,
+      ready: d.status?.readyReplicas ?? 0,
+      available: d.status?.availableReplicas ?? 0,
+      pods: podStates,
+      events: recent,
+      problem,
+    };
+  }
+
+  /** Deletes what `deploy` made for the function (by its label); returns what was deleted. */
+  async remove(namespace: string, name: string): Promise<string[]> {
+    const gone: string[] = [];
+    for (const k of OWNED_KINDS) {
+      let items: KubeObject[];
+      try {
+        items = (await this.objects.list(k.apiVersion, k.kind, namespace, undefined, undefined, undefined, undefined, `${FUNCTION_LABEL}=${name},${MANAGED_BY}=wasm-fn`)).items as KubeObject[];
+      } catch (e) {
+        const code = statusOf(e);
+        if (code === 404) continue; // the kind is not installed in this cluster: nothing of it to delete
+        throw this.explain(e, `list ${k.kind} in ${namespace}`);
+      }
+      for (const o of items) {
+        try {
+          await this.objects.delete({ apiVersion: k.apiVersion, kind: k.kind, metadata: { name: o.metadata.name, namespace } }, undefined, undefined, undefined, undefined, "Background");
+          gone.push(`${k.kind}/${o.metadata.name}`);
+        } catch (e) {
+          if (statusOf(e) !== 404) throw this.explain(e, `delete ${k.kind} ${namespace}/${o.metadata.name}`);
+        }
+      }
+    }
+    return gone;
+  }
+
+  /** Turns a client error into a sentence: what failed, why, and what to do. */
+  explain(e: unknown, what: string, obj?: KubeObject): WfnError {
+    if (e instanceof WfnError) return e;
+    const code = statusOf(e);
+    const msg = bodyMessage(e);
+    const net = networkCode(e);
+    if (net) return new WfnError(KubeErrors.UNREACHABLE, `cannot reach the Kubernetes API server at ${this.server} (context ${this.context}) to ${what}: ${net}; check that the cluster is up and that --context/--kubeconfig name it`);
+    if (code === 401) return new WfnError(KubeErrors.UNAUTHORIZED, `the API server at ${this.server} did not accept the credentials of context ${this.context} (401) to ${what}; refresh them (token, client certificate or exec plugin) in the kubeconfig`);
+    if (code === 403) return new WfnError(KubeErrors.FORBIDDEN, `forbidden to ${what}: ${msg}; ask a cluster admin for a Role (RBAC) that allows it, or deploy to a namespace you may write (--namespace)`);
+    if (code === 404 && obj) return new WfnError(KubeErrors.NO_KIND, `the cluster does not serve ${obj.apiVersion} ${obj.kind} (to ${what}): ${kindHint(obj)}`);
+    if (code === 404 && /namespaces? .*not found/.test(msg)) return new WfnError(KubeErrors.NOT_FOUND, `${msg} (to ${what}); create the namespace first (kubectl create namespace NAME) or pass another --namespace`);
+    if (code === 422 || code === 400 || (code === 500 && /failed to create typed patch object|field not declared in schema/.test(msg))) return new WfnError(KubeErrors.INVALID, `the API server refused to ${what}: ${msg}`);
+    if (code !== undefined) return new WfnError(KubeErrors.API, `the API server answered ${code} to ${what}: ${msg}`);
+    const m = e instanceof Error ? e.message : String(e);
+    // Discovery of an unknown group/version fails before any request with a plain Error.
+    if (obj && /Unrecognized API version and kind|does not have a resource of kind|Could not find/i.test(m)) return new WfnError(KubeErrors.NO_KIND, `the cluster does not serve ${obj.apiVersion} ${obj.kind} (to ${what}): ${kindHint(obj)}`);
+    return new WfnError(KubeErrors.API, `could not ${what}: ${m.split("\n")[0]}`);
+  }
+}
+
+export interface PodState {
+  name: string;
+  phase: string;
+  ready: boolean;
+  restarts: number;
+  /** The last container error in words (waiting reason and message, or the last exit), if any. */
+  problem: string | null;
+}
+
+export interface FunctionStatus {
+  name: string;
+  namespace: string;
+  image: string;
+  replicas: number;
+  ready: number;
+  available: number;
+  pods: PodState[];
+  events: { type: string; reason: string; object: string; message: string; count: number }[];
+  /** The first thing that is wrong, in words, or null. */
+  problem: string | null;
+}
+
+function podState(p: V1Pod): PodState {
+  const cs = p.status?.containerStatuses?.find((c) => c.name === "function") ?? p.status?.containerStatuses?.[0];
+  let problem: string | null = null;
+  const waiting = cs?.state?.waiting;
+  const last = cs?.lastState?.terminated;
+  if (waiting && waiting.reason && waiting.reason !== "ContainerCreating" && waiting.reason !== "PodInitializing") {
+    problem = `${p.metadata?.name}: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}`;
+    if (last) problem += ` (last exit ${last.exitCode}${last.reason ? ` ${last.reason}` : ""}${last.message ? `: ${last.message.trim()}` : ""})`;
+  } else if (p.status?.phase === "Pending") {
+    const c = p.status.conditions?.find((x) => x.status === "False" && x.message);
+    if (c) problem = `${p.metadata?.name}: ${c.reason ?? "Pending"}: ${c.message}`;
+  }
+  return { name: p.metadata?.name ?? "", phase: p.status?.phase ?? "Unknown", ready: cs?.ready ?? false, restarts: cs?.restartCount ?? 0, problem };
+}
+
+function eventTime(e: CoreV1Event): number {
+  const t = e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? e.metadata?.creationTimestamp;
+  return t ? new Date(t as unknown as string).getTime() : 0;
+}
+
+function statusOf(e: unknown): number | undefined {
+  const c = (e as { code?: unknown })?.code;
+  return typeof c === "number" ? c : undefined;
+}
+
+function bodyMessage(e: unknown): string {
+  let b = (e as { body?: unknown })?.body;
+  if (typeof b === "string") { const raw = b; try { b = JSON.parse(raw); } catch { return raw.slice(0, 500); } }
+  const m = (b as { message?: unknown })?.message;
+  if (typeof m === "string") return m;
+  return e instanceof Error ? e.message.split("\n")[0]! : String(e);
+}
+
+/** ECONNREFUSED, ENOTFOUND, a TLS failure...: the error code of a failed connection, if that is what it was. */
+function networkCode(e: unknown): string | null {
+  for (let x: unknown = e, i = 0; x && i < 5; x = (x as { cause?: unknown }).cause, i++) {
+    const c = (x as { code?: unknown }).code;
+    if (typeof c === "string" && /^E[A-Z]+|CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(c)) return `${c}${(x as Error).message ? ` (${(x as Error).message.split("\n")[0]})` : ""}`;
+    const t = (x as { type?: unknown }).type;
+    if (t === "system" && typeof (x as { errno?: unknown }).errno === "string") return String((x as { errno: string }).errno);
+  }
+  return null;
+}
+
+function kindHint(o: KubeObject): string {
+  switch (o.apiVersion.split("/")[0]) {
+    case "keda.sh": return "install KEDA (it scales async functions on their topic), or deploy without it by giving the function minReplicas >= 1";
+    case "gateway.networking.k8s.io": return "install the Gateway API CRDs and a Gateway controller, or deploy without --gateway";
+    case "dapr.io": return "install Dapr on the cluster (dapr init -k, or its Helm chart), or deploy without --resources-path";
+    case "core.openfunction.io": return "install OpenFunction, or use --target kubernetes";
+    default: return "this cluster is older or newer than wasm-fn expects";
+  }
+}
