@@ -64,14 +64,18 @@ export async function runAbuse(o = {}) {
     clearInterval(sampler);
     await sleep(1000);
     const rss1 = rssOf(shim.pid);
+    // How often a moved function's starved child was raised to the normal class (docs/runtime.md).
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const raises = Object.fromEntries([...metrics.matchAll(/^wfn_worker_process_raises_total\{[^}]*function="([^"]+)"[^}]*\} (\d+)/gm)].map((m) => [m[1], Number(m[2])]).filter(([, n]) => n > 0));
     const result = {
       seconds, connections, args: o.args ?? [],
       quiet: { p50: percentile(quiet.lat, 50), p99: percentile(quiet.lat, 99), n: quiet.lat.length, errors: errors(quiet) },
       during: { p50: percentile(during.lat, 50), p99: percentile(during.lat, 99), n: during.lat.length, errors: errors(during) },
       abusers: Object.fromEntries(kinds.map((k, i) => [k, summarize(abuse[i])])),
       rss: { before: rss0, max: rssMax, after: rss1 },
+      raises,
     };
-    log(`  abuse: during ${seconds} s hello p50 ${fmt(result.during.p50)} ms, p99 ${fmt(result.during.p99)} ms, ${result.during.errors} errors of ${result.during.n}; abusers ${JSON.stringify(result.abusers)}; RSS ${mib(rss0)} -> max ${mib(rssMax)} -> ${mib(rss1)} MiB`);
+    log(`  abuse: during ${seconds} s hello p50 ${fmt(result.during.p50)} ms, p99 ${fmt(result.during.p99)} ms, ${result.during.errors} errors of ${result.during.n}; abusers ${JSON.stringify(result.abusers)}; RSS ${mib(rss0)} -> max ${mib(rssMax)} -> ${mib(rss1)} MiB; raises ${JSON.stringify(raises)}`);
     return result;
   } finally {
     await shim.stop();
