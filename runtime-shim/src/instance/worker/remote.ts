@@ -114,17 +114,19 @@ export const STARVED_RUN_SHARE = 0.05;
 export const SHIM_BUSY_SHARE = 0.5;
 
 let eluMark = perf.eventLoopUtilization();
-let eluAt = 0;
 let eluBusy = false;
+let eluTimer: NodeJS.Timeout | null = null;
 
-/** Whether the shim's event loop was busier than SHIM_BUSY_SHARE since the last look (at least 50 ms ago). */
+/** Whether the shim's event loop was busier than SHIM_BUSY_SHARE over the last ~100 ms (sampled once a suspected runaway has a process). */
 function shimBusy(): boolean {
-  const now = performance.now();
-  if (now - eluAt >= 50) {
-    const e = perf.eventLoopUtilization();
-    eluBusy = perf.eventLoopUtilization(e, eluMark).utilization > SHIM_BUSY_SHARE;
-    eluMark = e;
-    eluAt = now;
+  if (!eluTimer) {
+    eluMark = perf.eventLoopUtilization();
+    eluTimer = setInterval(() => {
+      const e = perf.eventLoopUtilization();
+      eluBusy = perf.eventLoopUtilization(e, eluMark).utilization > SHIM_BUSY_SHARE;
+      eluMark = e;
+    }, 100);
+    eluTimer.unref();
   }
   return eluBusy;
 }
@@ -282,7 +284,7 @@ class WorkerThread {
     child.on("exit", (code, signal) => this.fail(`its worker process exited (${signal ?? code})`));
     const { module: _compiled, ...init } = this.opts.init;
     child.send({ t: "init", init: { ...init, module: null } });
-    if (init.nice > 0 && child.pid) this.sched = new SchedClass(child.pid);
+    if (init.nice > 0 && child.pid) { this.sched = new SchedClass(child.pid); shimBusy(); }
     this.pid = child.pid ?? 0;
     return {
       post: (m) => { if (child.connected) child.send(m); },
