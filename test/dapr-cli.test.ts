@@ -105,7 +105,8 @@ describe("wasm-fn run --dapr", () => {
       await sidecar.stop();
       await sink.close();
     }
-  });
+    // Its own waits add up to 80 s (20 s for the first events, 60 s after the restart): the test's bound is above them.
+  }, 150_000);
 
   it("without daprd anywhere, fails with the way to get one", async () => {
     const r = await cli(["run", "examples/counter", "--dapr", "--port", "0"], { env: { WASM_FN_DAPRD: "", PATH: "/usr/bin:/bin", WASM_FN_CACHE: dir, DAPR_GRPC_PORT: "", DAPR_HTTP_PORT: "" } });

@@ -87,8 +87,20 @@ export function keepSpareProcess(): void {
   });
 }
 
+/** Whether a child is still a live process (a killed one is a zombie until the loop reaps it and says so). */
+function alive(c: ChildProcess): boolean {
+  if (!c.connected || c.exitCode !== null || c.signalCode !== null || !c.pid) return false;
+  if (process.platform !== "linux") return true;
+  try {
+    const state = readFileSync(`/proc/${c.pid}/stat`, "utf8").split(") ")[1]?.[0];
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
 function takeSpare(): ChildProcess {
-  const ready = spare !== null && spare.connected && spare.exitCode === null ? spare : null;
+  const ready = spare !== null && alive(spare) ? spare : null;
   spare = null;
   keepSpareProcess();
   return ready ?? forkEntry();
