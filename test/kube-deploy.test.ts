@@ -223,6 +223,16 @@ describe("bad input: a sentence, never a stack or a hang", () => {
     expect(errorOf(r).error.message).toMatch(/forbidden to apply Deployment default\/hello: .*"dev" cannot patch .*deployments.*RBAC/);
   }, 60_000);
 
+  it("a namespace that does not exist", async () => {
+    const rc = await cli(["deploy", "--emit", "runtimeclass", "-o", "json"]);
+    expect((await kube.apply((JSON.parse(rc.stdout) as { items: Record<string, any>[] }).items[0]!)).status).toBeLessThan(300);
+    const r = await cli(["--json", "deploy", refs.hello!, "--kubeconfig", kube.kubeconfig, "--namespace", "nope", "--no-wait", "--insecure"]);
+    expect(r.code).toBe(1);
+    noStack(r);
+    expect(errorOf(r).error.code).toBe("WFN_KUBE_NOT_FOUND");
+    expect(errorOf(r).error.message).toMatch(/namespaces "nope" not found .*create the namespace first/);
+  }, 60_000);
+
   it("an image that is not in the registry", async () => {
     const r = await cli(["--json", "deploy", `${reg.host}/not-pushed:1.0`, "--kubeconfig", kube.kubeconfig, "--no-wait", "--insecure"]);
     expect(r.code).toBe(1);

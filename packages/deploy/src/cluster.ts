@@ -182,8 +182,8 @@ export class Cluster {
     if (net) return new WfnError(KubeErrors.UNREACHABLE, `cannot reach the Kubernetes API server at ${this.server} (context ${this.context}) to ${what}: ${net}; check that the cluster is up and that --context/--kubeconfig name it`);
     if (code === 401) return new WfnError(KubeErrors.UNAUTHORIZED, `the API server at ${this.server} did not accept the credentials of context ${this.context} (401) to ${what}; refresh them (token, client certificate or exec plugin) in the kubeconfig`);
     if (code === 403) return new WfnError(KubeErrors.FORBIDDEN, `forbidden to ${what}: ${msg}; ask a cluster admin for a Role (RBAC) that allows it, or deploy to a namespace you may write (--namespace)`);
-    if (code === 404 && obj) return new WfnError(KubeErrors.NO_KIND, `the cluster does not serve ${obj.apiVersion} ${obj.kind} (to ${what}): ${kindHint(obj)}`);
     if (code === 404 && /namespaces? .*not found/.test(msg)) return new WfnError(KubeErrors.NOT_FOUND, `${msg} (to ${what}); create the namespace first (kubectl create namespace NAME) or pass another --namespace`);
+    if (code === 404 && obj) return new WfnError(KubeErrors.NO_KIND, `the cluster does not serve ${obj.apiVersion} ${obj.kind} (to ${what}): ${kindHint(obj)}`);
     if (code === 422 || code === 400 || (code === 500 && /failed to create typed patch object|field not declared in schema/.test(msg))) return new WfnError(KubeErrors.INVALID, `the API server refused to ${what}: ${msg}`);
     if (code !== undefined) return new WfnError(KubeErrors.API, `the API server answered ${code} to ${what}: ${msg}`);
     const m = e instanceof Error ? e.message : String(e);
