@@ -1,4 +1,4 @@
-// By default (`--runaways processes`), a function moved off the main thread as a suspected runaway runs in a child process (its own
+// With `--runaways processes`, a function moved off the main thread as a suspected runaway runs in a child process (its own
 // memory map, allocator and V8 heap), not a worker thread of the shim: the process is the shim's
 // child at nice 10 in the SCHED_IDLE class, it serves the function's requests, a crash of it costs one answer, and it
 // does not outlive the shim. A starved child is raised to the normal class (nice 10) only while the shim itself is mostly idle.
@@ -42,7 +42,7 @@ const waitFor = async (f: () => boolean, ms: number) => { const end = Date.now()
 // for CPU; what is tested here is where the function runs, not how fast.
 beforeAll(async () => {
   const [hello, faults] = await Promise.all([buildFixture("hello", HELLO_SOURCE), buildFixture("faults", FAULTS_SOURCE, "limits:\n  timeout: 20s\n")]);
-  shim = await serve([hello.dir, faults.dir], ["--no-access-log"]);
+  shim = await serve([hello.dir, faults.dir], ["--no-access-log", "--runaways", "processes"]);
 }, 120_000);
 afterAll(async () => { await shim?.stop(); });
 

@@ -104,8 +104,8 @@ export interface RunOptions {
   /** Where instances run: adaptive (default), never (main thread only), always (worker threads). */
   offload?: OffloadPolicy;
   /**
-   * Where a function moved off the main thread as a suspected runaway runs: child processes in
-   * Linux's SCHED_IDLE class (default), or worker threads at nice 10 (docs/runtime.md, "Placement").
+   * Where a function moved off the main thread as a suspected runaway runs: worker threads at nice 10
+   * (default), or child processes in Linux's SCHED_IDLE class (docs/runtime.md, "Placement").
    */
   runaways?: "threads" | "processes";
   /** Main-thread slice under `adaptive`, in ms (default 50). */
@@ -242,7 +242,7 @@ export class ServedFunction {
       module, host, log: this.log, source: origin, functionName: config.name,
       timeoutMs: config.limits.timeoutMs, maxMemoryPages: config.limits.memoryPages, maxResponseBytes: config.limits.responseBytes,
       policy: this.opts.offload ?? "adaptive",
-      runawayProcesses: this.opts.runaways !== "threads",
+      runawayProcesses: this.opts.runaways === "processes",
       sliceMs: this.opts.sliceMs ?? DEFAULT_SLICE_MS,
       threads: this.opts.threads ?? Math.max(1, availableParallelism() - 1),
       instrumented: validateModule(module, origin).instrumented,

@@ -7,7 +7,7 @@
  *
  * Run alone: node test/bench/abuse.js [seconds]   (default 60; `npm run bench` runs it too)
  *            ABUSE_ONLY=loop,alloc,log,flood node test/bench/abuse.js 20   (a subset of the abusers)
- *            node test/bench/abuse.js 60 --runaways threads   (extra `wasm-fn run` flags)
+ *            node test/bench/abuse.js 60 --runaways processes   (extra `wasm-fn run` flags)
  */
 import { mkdtemp } from "node:fs/promises";
 import os from "node:os";
@@ -101,7 +101,7 @@ const mib = (b) => (b / 1048576).toFixed(0);
 if (import.meta.url === `file://${process.argv[1]}`) {
   // ABUSE_ONLY=loop,log runs only those abusers (to see which one costs hello what).
   const only = process.env.ABUSE_ONLY ? process.env.ABUSE_ONLY.split(",") : undefined;
-  // Extra `wasm-fn run` flags after the seconds: node test/bench/abuse.js 20 --runaways threads
+  // Extra `wasm-fn run` flags after the seconds: node test/bench/abuse.js 20 --runaways processes
   const r = await runAbuse({ seconds: Number(process.argv[2] ?? 60), only, args: process.argv.slice(3) });
   process.stdout.write(JSON.stringify(r, null, 2) + "\n");
 }

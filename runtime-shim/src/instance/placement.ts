@@ -49,7 +49,7 @@ export interface PlacementOptions {
   maxMemoryPages: number;
   maxResponseBytes: number;
   policy: OffloadPolicy;
-  /** Suspected runaways in child processes (SCHED_IDLE), the default, instead of worker threads (`--runaways threads`). */
+  /** Suspected runaways in child processes (SCHED_IDLE) instead of worker threads (`--runaways processes`). */
   runawayProcesses?: boolean;
   /** Main-thread slice (ms) an invocation may run without yielding, under `adaptive`. */
   sliceMs: number;
@@ -125,7 +125,7 @@ export class Placement {
     const o = this.opts;
     this.mode = "workers";
     this.reason = reason;
-    // A suspected runaway goes to child processes (unless `--runaways threads`); `--offload always`
+    // With `--runaways processes` a suspected runaway goes to child processes; `--offload always`
     // keeps threads, whose hop is cheaper.
     const bytes = moduleBytes.get(o.module);
     const processes = o.runawayProcesses === true && reason !== "policy" && bytes !== undefined;
