@@ -59,8 +59,12 @@ export async function readFunction(src: FunctionSource): Promise<LoadedCode> {
   return { config, wasm, origin: src.file, wasmPath: src.file };
 }
 
-/** Compiles and checks a module: Wasm magic, ABI imports/exports, memory cap, ABI version (by a first instance). */
-export async function compileFunction(code: LoadedCode, host: HostCalls): Promise<WebAssembly.Module> {
+/**
+ * Compiles and checks a module: Wasm magic, ABI imports/exports, memory cap, ABI version (by a first
+ * instance). `keepBytes`: remember the bytes for child processes (`--runaways processes`), which
+ * cannot be handed a compiled module.
+ */
+export async function compileFunction(code: LoadedCode, host: HostCalls, opts: { keepBytes?: boolean } = {}): Promise<WebAssembly.Module> {
   assertWasmBytes(code.wasm, code.origin);
   // Fuel checks are trusted only in bytes this machine's toolchain instrumented (a module may import
   // wfn.interrupt and never call it): any other module gets them added here, once, cached by hash.
@@ -82,7 +86,7 @@ export async function compileFunction(code: LoadedCode, host: HostCalls): Promis
   } catch (e) {
     throw new WfnError("WFN_NOT_WASM", `${code.origin} is not a valid WebAssembly module: ${(e as Error).message}`, { status: 400 });
   }
-  moduleBytes.set(mod, forFresh?.bytes ?? capped);
+  if (opts.keepBytes) moduleBytes.set(mod, forFresh?.bytes ?? capped);
   validateModule(mod, code.origin);
   const probe = new Instance(mod, host, { timeoutMs: code.config.limits.timeoutMs, maxMemoryPages: code.config.limits.memoryPages }, code.origin);
   checkAbiVersion(startProbe(probe), code.origin);

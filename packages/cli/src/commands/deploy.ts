@@ -58,7 +58,7 @@ export async function run(args: unknown[], opts: Record<string, unknown>, global
   let ready: number | null = null;
   const wait = target === "kubernetes" && opts.wait !== false;
   if (wait) {
-    const timeoutMs = durationMs(String(opts.timeout ?? "120s"));
+    const timeoutMs = durationMs(String(opts.timeout ?? "120s"), (await import("@wasm-fn/build")).toMs);
     const d = await cluster.waitRollout(namespace, name, timeoutMs, (line) => step(`rollout of ${name}: ${line}`));
     ready = d.status?.readyReplicas ?? 0;
   }
@@ -123,10 +123,11 @@ function gatewayOf(s: string, domain: string): { name: string; namespace?: strin
   return b ? { namespace: a, name: b, domain } : { name: a, domain };
 }
 
-function durationMs(s: string): number {
-  const m = /^(\d+)(ms|s|m)?$/.exec(s.trim());
-  if (!m) throw new WfnError("WFN_USAGE", `--timeout takes a duration like 120s or 5m, got '${s}'`);
-  return Number(m[1]) * (m[2] === "m" ? 60_000 : m[2] === "ms" ? 1 : 1000);
+/** --timeout: a duration as wasm-fn.yaml writes them (120s, 5m, 250ms); a bare number is seconds. */
+function durationMs(s: string, toMs: (v: unknown) => number): number {
+  const ms = toMs(/^\d+$/.test(s.trim()) ? `${s.trim()}s` : s);
+  if (!Number.isFinite(ms)) throw new WfnError("WFN_USAGE", `--timeout takes a duration like 120s or 5m, got '${s}'`);
+  return ms;
 }
 
 /** Objects as a YAML stream (documents separated by ---) or a JSON List. */

@@ -176,7 +176,7 @@ class SchedClass {
   private busy = false;
   private static missing = process.platform !== "linux";
 
-  constructor(private readonly pid: number) {}
+  constructor(readonly pid: number) {}
 
   get current(): "normal" | "idle" {
     return this.wanted;
@@ -273,7 +273,6 @@ class WorkerThread {
   /** A child process run as a suspected runaway: its scheduling class, set once it is ready. */
   private sched: SchedClass | null = null;
   private lateTimer: NodeJS.Timeout | null = null;
-  private pid = 0;
 
   constructor(private readonly opts: WorkerGroupOptions, private readonly onDead: () => void, private readonly onRaise: () => void) {
     this.transport = opts.processes ? this.childProcess() : this.thread();
@@ -296,7 +295,6 @@ class WorkerThread {
     const { module: _compiled, ...init } = this.opts.init;
     child.send({ t: "init", init: { ...init, module: null } });
     if (init.nice > 0 && child.pid) { this.sched = new SchedClass(child.pid); shimBusy(); }
-    this.pid = child.pid ?? 0;
     return {
       post: (m) => { if (child.connected) child.send(m); },
       kill: () => { child.kill("SIGKILL"); },
@@ -336,13 +334,13 @@ class WorkerThread {
   /** While a job runs in SCHED_IDLE, checks that the child gets CPU time; a starved one is raised until no job runs. */
   private watchStarving(): void {
     if (!this.sched || this.starveTimer || process.platform !== "linux") return;
-    const pid = this.pid;
-    const first = pid ? schedNs(pid) : null;
+    const pid = this.sched.pid;
+    const first = schedNs(pid);
     if (first === null) return;
     this.schedAt = first;
     let at = performance.now();
     this.starveTimer = setInterval(() => {
-      const now = schedNs(pid!);
+      const now = schedNs(pid);
       if (now === null || this.dead || this.running === 0) return this.idleAgain();
       const [ran, waited] = [now[0] - this.schedAt[0], now[1] - this.schedAt[1]];
       this.schedAt = now;
