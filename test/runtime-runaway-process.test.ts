@@ -103,6 +103,9 @@ describe("a suspected runaway", () => {
     const t0 = performance.now();
     expect((await fetch(`${shim.url}/default/faults/work?n=${WORK_N}`)).status).toBe(200);
     const quietMs = performance.now() - t0;
+    // A child raised while starved stays raised for a second after its last job (another load on this
+    // machine may have raised it just now): start from SCHED_IDLE.
+    expect(await waitFor(() => workerChildren(shim.proc.pid!).some((k) => policies(k).every((x) => x === 5)), 5_000)).toBe(true);
     const raisedBefore = await raises();
     const spinners: ChildProcess[] = [];
     for (let i = 0; i < 2 * availableParallelism(); i++) spinners.push(spawn(process.execPath, ["-e", "for(;;){}"], { stdio: "ignore" }));

@@ -61,7 +61,7 @@ export async function readFunction(src: FunctionSource): Promise<LoadedCode> {
 
 /**
  * Compiles and checks a module: Wasm magic, ABI imports/exports, memory cap, ABI version (by a first
- * instance). `keepBytes`: remember the bytes for child processes (`--runaways processes`), which
+ * instance). `keepBytes`: remember the bytes for child processes (`--runaways processes`, the default), which
  * cannot be handed a compiled module.
  */
 export async function compileFunction(code: LoadedCode, host: HostCalls, opts: { keepBytes?: boolean } = {}): Promise<WebAssembly.Module> {
@@ -108,8 +108,8 @@ export interface RunOptions {
   /** Where instances run: adaptive (default), never (main thread only), always (worker threads). */
   offload?: OffloadPolicy;
   /**
-   * Where a function moved off the main thread as a suspected runaway runs: worker threads at nice 10
-   * (default), or child processes in Linux's SCHED_IDLE class (docs/runtime.md, "Placement").
+   * Where a function moved off the main thread as a suspected runaway runs: child processes in
+   * Linux's SCHED_IDLE class (default), or worker threads at nice 10 (docs/runtime.md, "Placement").
    */
   runaways?: "threads" | "processes";
   /** Main-thread slice under `adaptive`, in ms (default 50). */
@@ -246,7 +246,7 @@ export class ServedFunction {
       module, host, log: this.log, source: origin, functionName: config.name,
       timeoutMs: config.limits.timeoutMs, maxMemoryPages: config.limits.memoryPages, maxResponseBytes: config.limits.responseBytes,
       policy: this.opts.offload ?? "adaptive",
-      runawayProcesses: this.opts.runaways === "processes",
+      runawayProcesses: this.opts.runaways !== "threads",
       sliceMs: this.opts.sliceMs ?? DEFAULT_SLICE_MS,
       threads: this.opts.threads ?? Math.max(1, availableParallelism() - 1),
       instrumented: validateModule(module, origin).instrumented,

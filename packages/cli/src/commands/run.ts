@@ -15,7 +15,7 @@ export async function run(args: unknown[], opts: Record<string, unknown>, global
   const backend = backendFromFlags({ dapr: Boolean(opts.dapr), stateFile: opts.stateFile as string | undefined, resourcesPath: opts.resourcesPath as string | undefined, appId: opts.appId as string | undefined, daprTimeout: opts.daprTimeout as string | undefined, daprConfig: opts.daprConfig as string | undefined }, process.env);
   const offload = String(opts.offload ?? "adaptive");
   if (offload !== "adaptive" && offload !== "never" && offload !== "always") throw new WfnError("WFN_USAGE", `--offload must be adaptive, never or always, got '${offload}'`);
-  const runaways = String(opts.runaways ?? "threads");
+  const runaways = String(opts.runaways ?? "processes");
   if (runaways !== "threads" && runaways !== "processes") throw new WfnError("WFN_USAGE", `--runaways must be threads or processes, got '${runaways}'`);
   const serving = await startServing({ functions, host: String(opts.host), port, domain: String(opts.domain), log, accessLog: opts.accessLog !== false, backend, offload, runaways });
   const shim = serving.shim;

@@ -118,29 +118,64 @@ export const STARVE_CHECK_MS = 100;
 export const STARVED_WAIT_SHARE = 0.5;
 export const STARVED_RUN_SHARE = 0.05;
 /**
- * A starved child is raised only while the shim's own event loop is less busy than this: when the
- * shim's well-behaved functions are what keep the machine busy, a moved function stays below them
- * (hello's p99 beside four abusers over 60 s was 4.30 ms against 1.29 quiet when it did not); when
- * other work on the machine starves it, it competes with that work at nice 10.
+ * A starved child is raised only while the shim's main thread spends less than this share of its
+ * time running work other than that child's own (its log lines, host calls and replies handled on
+ * the main thread are the child's): when the shim's well-behaved functions keep it busy, a moved
+ * function stays below them (hello's p99 beside four abusers over 60 s was 4.30 ms against 1.29
+ * quiet when it did not). CPU time the thread ran is what counts, not event-loop busy time: a
+ * shim that other work on the machine preempts looks busy by the clock while it runs little, and a
+ * moved function would then crawl beside it; and a function whose own logs keep the shim busy is
+ * not held back by them.
  */
 export const SHIM_BUSY_SHARE = 0.5;
+/** How long a child raised while starved stays raised after its last job (see idleAgain). */
+export const STARVED_HOLD_MS = 1000;
 
+/** Children that may be raised, told each window how much main-thread time was theirs. */
+const watched = new Set<WorkerThread>();
+let shimTimer: NodeJS.Timeout | null = null;
+let shimRanAt = 0;
+let shimAt = 0;
+/** Main-thread ms run in the last window, and that window's length. */
+let shimRanMs = 0;
+let shimWindowMs = 1;
 let eluMark = perf.eventLoopUtilization();
-let eluBusy = false;
-let eluTimer: NodeJS.Timeout | null = null;
 
-/** Whether the shim's event loop was busier than SHIM_BUSY_SHARE over the last ~100 ms (sampled once a suspected runaway has a process). */
-function shimBusy(): boolean {
-  if (!eluTimer) {
-    eluMark = perf.eventLoopUtilization();
-    eluTimer = setInterval(() => {
-      const e = perf.eventLoopUtilization();
-      eluBusy = perf.eventLoopUtilization(e, eluMark).utilization > SHIM_BUSY_SHARE;
-      eluMark = e;
-    }, 100);
-    eluTimer.unref();
+/** ms the thread that runs the event loop has run on a CPU (Linux); its event-loop busy time elsewhere. */
+function loopRanMs(): number {
+  try {
+    return Number(readFileSync("/proc/thread-self/schedstat", "utf8").split(" ")[0]) / 1e6;
+  } catch {
+    return perf.eventLoopUtilization(eluMark).active;
   }
-  return eluBusy;
+}
+
+/** Samples the shim's main thread every STARVE_CHECK_MS while a child may be raised. */
+function watchShim(t: WorkerThread): void {
+  watched.add(t);
+  if (shimTimer) return;
+  shimRanAt = loopRanMs();
+  shimAt = perf.now();
+  shimTimer = setInterval(() => {
+    const ran = loopRanMs();
+    const at = perf.now();
+    shimRanMs = ran - shimRanAt;
+    shimWindowMs = Math.max(1, at - shimAt);
+    shimRanAt = ran;
+    shimAt = at;
+    for (const w of watched) w.endWindow();
+  }, STARVE_CHECK_MS);
+  shimTimer.unref();
+}
+
+function unwatchShim(t: WorkerThread): void {
+  watched.delete(t);
+  if (watched.size === 0 && shimTimer) { clearInterval(shimTimer); shimTimer = null; }
+}
+
+/** Whether the shim's main thread ran more than SHIM_BUSY_SHARE of the last window on work that is not `ownMs`. */
+function shimBusy(ownMs: number): boolean {
+  return (shimRanMs - ownMs) / shimWindowMs > SHIM_BUSY_SHARE;
 }
 
 /** [ran, waited] ns of a process's main thread, the one that runs the guest (Linux /proc/PID/schedstat); null elsewhere. */
@@ -273,6 +308,10 @@ class WorkerThread {
   /** A child process run as a suspected runaway: its scheduling class, set once it is ready. */
   private sched: SchedClass | null = null;
   private lateTimer: NodeJS.Timeout | null = null;
+  private holdTimer: NodeJS.Timeout | null = null;
+  /** Main-thread ms spent on this child's messages in the current window, and in the last one. */
+  private own = 0;
+  private ownLast = 0;
 
   constructor(private readonly opts: WorkerGroupOptions, private readonly onDead: () => void, private readonly onRaise: () => void) {
     this.transport = opts.processes ? this.childProcess() : this.thread();
@@ -294,7 +333,7 @@ class WorkerThread {
     child.on("exit", (code, signal) => this.fail(`its worker process exited (${signal ?? code})`));
     const { module: _compiled, ...init } = this.opts.init;
     child.send({ t: "init", init: { ...init, module: null } });
-    if (init.nice > 0 && child.pid) { this.sched = new SchedClass(child.pid); shimBusy(); }
+    if (init.nice > 0 && child.pid) { this.sched = new SchedClass(child.pid); watchShim(this); }
     return {
       post: (m) => { if (child.connected) child.send(m); },
       kill: () => { child.kill("SIGKILL"); },
@@ -324,9 +363,18 @@ class WorkerThread {
     });
   }
 
-  /** No job runs: a child raised while starved goes back to SCHED_IDLE, and is no longer watched. */
+  /**
+   * No job runs: the child is no longer watched and goes back to SCHED_IDLE; one raised while
+   * starved stays raised for STARVED_HOLD_MS, so a function called again and again on a busy
+   * machine does not start each call starved.
+   */
   private idleAgain(): void {
     if (this.starveTimer) { clearInterval(this.starveTimer); this.starveTimer = null; }
+    if (this.raisedFor === "starved" && !this.dead) {
+      this.holdTimer ??= setTimeout(() => { this.holdTimer = null; if (this.running === 0) { this.raisedFor = null; this.idleAgain(); } }, STARVED_HOLD_MS);
+      this.holdTimer.unref();
+      return;
+    }
     if (this.sched?.current === "normal" && !this.dead) this.sched.set("idle");
     this.raisedFor = null;
   }
@@ -347,7 +395,7 @@ class WorkerThread {
       const t = performance.now();
       const window = (t - at) * 1e6;
       at = t;
-      const busy = shimBusy();
+      const busy = shimBusy(this.ownLast);
       if (this.sched!.current !== "idle") {
         // Raised while the shim was idle; the shim's own work comes first again.
         if (this.raisedFor === "starved" && busy) { this.sched!.set("idle"); this.raisedFor = null; }
@@ -367,7 +415,7 @@ class WorkerThread {
     if (this.sched?.current !== "idle" || this.running > 0 || this.lateTimer) return;
     this.lateTimer = setTimeout(() => {
       this.lateTimer = null;
-      if (this.dead || this.running > 0 || this.jobs.size === 0 || shimBusy()) return;
+      if (this.dead || this.running > 0 || this.jobs.size === 0 || shimBusy(this.ownLast)) return;
       this.sched!.set("normal");
       this.raisedFor = "start";
       this.onRaise();
@@ -378,7 +426,20 @@ class WorkerThread {
     this.fail(why);
   }
 
+  /** The sampler's window ended (watchShim). */
+  endWindow(): void {
+    this.ownLast = this.own;
+    this.own = 0;
+  }
+
   private onMessage(m: FromWorker): void {
+    if (!this.sched) return this.handle(m);
+    const t0 = perf.now();
+    this.handle(m);
+    this.own += perf.now() - t0;
+  }
+
+  private handle(m: FromWorker): void {
     if (m.t === "ready") {
       this.sched?.set("idle");
       if (this.jobs.size > 0) this.watchStart();
@@ -391,7 +452,9 @@ class WorkerThread {
         clearTimeout(job.timer);
         job.started = true;
         this.running++;
-        if (this.sched?.current === "normal" && this.running === 1) { this.sched.set("idle"); this.raisedFor = null; }
+        if (this.holdTimer) { clearTimeout(this.holdTimer); this.holdTimer = null; }
+        // Raised to pick the job up: back below. Raised while starved: stays up while the shim has room.
+        if (this.sched?.current === "normal" && this.running === 1 && this.raisedFor !== "starved") { this.sched.set("idle"); this.raisedFor = null; }
         this.watchStarving();
         job.timer = setTimeout(() => this.overdue(m.job), job.budgetMs + this.opts.graceMs);
         return;
@@ -432,7 +495,9 @@ class WorkerThread {
     } catch (e) {
       return reply(undefined, e);
     }
-    if (answer instanceof Promise) answer.then((v) => reply(v), (e: unknown) => reply(undefined, e ?? "failed"));
+    // The reply, sent later, is this child's main-thread time too.
+    const timed = (v: Uint8Array | undefined, e?: unknown) => { const t0 = perf.now(); reply(v, e); if (this.sched) this.own += perf.now() - t0; };
+    if (answer instanceof Promise) answer.then((v) => timed(v), (e: unknown) => timed(undefined, e ?? "failed"));
     else reply(answer);
   }
 
@@ -471,6 +536,8 @@ class WorkerThread {
     this.dead = true;
     if (this.lateTimer) clearTimeout(this.lateTimer);
     if (this.starveTimer) clearInterval(this.starveTimer);
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    unwatchShim(this);
     this.onDead();
     this.transport.kill();
     for (const [id, job] of this.jobs) {
