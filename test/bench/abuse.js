@@ -7,7 +7,7 @@
  *
  * Run alone: node test/bench/abuse.js [seconds]   (default 60; `npm run bench` runs it too)
  *            ABUSE_ONLY=loop,alloc,log,flood node test/bench/abuse.js 20   (a subset of the abusers)
- *            node test/bench/abuse.js 60 --runaways processes   (extra `wasm-fn run` flags)
+ *            node test/bench/abuse.js 60 --runaways threads   (extra `wasm-fn run` flags)
  */
 import { mkdtemp } from "node:fs/promises";
 import os from "node:os";

@@ -53,8 +53,8 @@ async function main() {
     if (!SKIP.has("limits")) extra.limits = await runLimits({ rounds: Math.max(1, Math.min(3, ROUNDS)), log });
     if (!SKIP.has("abuse")) {
       const seconds = Number(process.env.BENCH_ABUSE_SECONDS ?? 60);
-      log(`mixed abuse: ${seconds} s, the defaults, then --runaways processes`);
-      extra.abuse = [await runAbuse({ seconds, log }), await runAbuse({ seconds, log, args: ["--runaways", "processes"] })];
+      log(`mixed abuse: ${seconds} s, the defaults, then --runaways threads`);
+      extra.abuse = [await runAbuse({ seconds, log }), await runAbuse({ seconds, log, args: ["--runaways", "threads"] })];
     }
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -332,7 +332,7 @@ function render(machine, rows, extra) {
     const [A] = extra.abuse;
     out.push("## Mixed abuse: hello beside four functions that misbehave without end");
     out.push("");
-    out.push(`test/bench/abuse.js: one shim with its defaults (access log on, adaptive offload, default limits) serves hello and four functions, each hit by 2 clients back to back for ${A.seconds} s: one loops, one allocates to its memory cap, one logs without end, one calls a loopback server without end (outbound HTTP, granted). ${A.connections} clients measure hello, ${A.quiet.n} requests quiet first. Goal (issue "Hardening"): hello's p99 under 2x its quiet value, zero errors. The defaults first (suspected runaways on worker threads at nice 10), then the same run with \`--runaways processes\` (child processes in Linux's SCHED_IDLE class, raised while starved and the shim is idle; docs/runtime.md).`);
+    out.push(`test/bench/abuse.js: one shim with its defaults (access log on, adaptive offload, default limits) serves hello and four functions, each hit by 2 clients back to back for ${A.seconds} s: one loops, one allocates to its memory cap, one logs without end, one calls a loopback server without end (outbound HTTP, granted). ${A.connections} clients measure hello, ${A.quiet.n} requests quiet first. Goal (issue "Hardening"): hello's p99 under 2x its quiet value, zero errors. The defaults first (suspected runaways in child processes in Linux's SCHED_IDLE class, raised while starved unless the shim's own work keeps it busy; docs/runtime.md), then the same run with \`--runaways threads\` (worker threads at nice 10).`);
     out.push("");
     out.push("| run | | hello p50 | hello p99 | hello requests | hello errors | RSS, shim + children |");
     out.push("|---|---|---|---|---|---|---|");

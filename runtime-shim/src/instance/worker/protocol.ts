@@ -42,6 +42,7 @@ export type FromWorker =
   | { t: "done"; job: number; status: number; headers: [string, string][]; body: Uint8Array; outcome: number }
   | { t: "fail"; job: number; code: string; message: string; status: number; broken: boolean }
   | { t: "call"; job: number; call: number; op: number; args: Uint8Array }
-  | { t: "log"; job: number; level: number; msg: string }
+  /** The job's log lines since the last batch: [level, message] each (see LOG_BATCH in entry.ts). */
+  | { t: "log"; job: number; lines: [number, string][] }
   /** Sent before "done"/"fail" when the job's log budget dropped or cut lines. */
   | { t: "logDropped"; job: number; bytes: number; lines: number; cutBytes: number; cutLines: number };

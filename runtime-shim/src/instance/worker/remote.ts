@@ -469,7 +469,7 @@ class WorkerThread {
         return;
       case "log":
         // Already within the request's budget and cut on the worker; the function's second budget applies here.
-        job.inv.guestLog(m.level, m.msg);
+        for (const [level, msg] of m.lines) job.inv.guestLog(level, msg);
         return;
       case "logDropped":
         job.inv.logDropped(m.bytes, m.lines, m.cutBytes, m.cutLines);
