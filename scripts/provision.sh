@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the real parts the test suite starts (each on a free loopback port, stopped by PID):
 # Redis, Mosquitto, Prometheus Pushgateway, a registry (distribution), skopeo, umoci, containerd,
-# clang + wasi-libc for the C example, wrk for benchmarks; installs WasmEdge + a WasmEdge-enabled crun
-# (scripts/install-wasmedge.sh); then builds daprd, etcd and kube-apiserver (cached; the first time
-# kube-apiserver takes ~5.5 min on 2 cores).
+# clang + wasi-libc for the C example, wrk for benchmarks, the CNI plugins and gcc (a kubelet node's pod
+# network and pause image); installs WasmEdge + a WasmEdge-enabled crun (scripts/install-wasmedge.sh);
+# then builds daprd, etcd, kube-apiserver, the kubelet, kube-controller-manager and kube-scheduler
+# (cached; the first time kube-apiserver takes ~5.5 min on 2 cores, the other three ~2.5 min).
 set -euo pipefail
 need=(redis-server mosquitto mosquitto-clients prometheus-pushgateway docker-registry skopeo umoci containerd
       clang lld wasi-libc libclang-rt-dev-wasm32 wrk apache2-utils openssl
-      patchelf libyajl2 libseccomp2 libcap2 libsystemd0)
+      patchelf libyajl2 libseccomp2 libcap2 libsystemd0
+      containernetworking-plugins iproute2 gcc libc6-dev util-linux)
 missing=()
 for p in "${need[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -22,4 +24,4 @@ for s in redis-server mosquitto prometheus-pushgateway docker-registry container
 done
 bash "$(dirname "$0")/install-wasmedge.sh" >/dev/null
 bash "$(dirname "$0")/build-daprd.sh" >/dev/null
-bash "$(dirname "$0")/build-kube.sh" crds etcd kube-apiserver >/dev/null
+bash "$(dirname "$0")/build-kube.sh" crds etcd kube-apiserver kubelet kube-controller-manager kube-scheduler >/dev/null

@@ -3,7 +3,7 @@
 // and a real registry: every object `deploy --dry-run` emits passes the API server's strict
 // server-side validation; a deploy applies them server-side (field manager wasm-fn) with the image by
 // digest; status speaks in words; delete leaves nothing; bad input gets a sentence, never a stack.
-// No kubelet runs here yet: pods are not scheduled (docs/kubernetes.md says what is proven where).
+// No kubelet runs here: pods are not scheduled (test/kube-node.test.ts runs them on a node).
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";

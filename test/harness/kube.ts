@@ -36,16 +36,23 @@ export interface KubeApi {
   logs(): string;
 }
 
-let binDir: string | null = null;
+const built = new Map<string, string>();
 
-/** The cache folder of the built binaries; builds them the first time (kube-apiserver ~5.5 min on 2 cores). */
-export async function kubeBinaries(): Promise<string> {
-  if (binDir) return binDir;
+/**
+ * The cache folder of the built binaries; builds the ones named the first time (scripts/build-kube.sh:
+ * kube-apiserver ~5.5 min on 2 cores, kubelet ~1.5 min).
+ */
+export async function kubeBinaries(parts: string[] = ["crds", "etcd", "kube-apiserver"]): Promise<string> {
+  const key = parts.join(" ");
+  const known = built.get(key);
+  if (known) return known;
   try {
-    const { stdout } = await run("bash", [path.join(ROOT, "scripts", "build-kube.sh"), "crds", "etcd", "kube-apiserver"], { timeout: 40 * 60_000, maxBuffer: 1 << 22 });
-    return (binDir = stdout.trim().split("\n").pop()!);
+    const { stdout } = await run("bash", [path.join(ROOT, "scripts", "build-kube.sh"), ...parts], { timeout: 40 * 60_000, maxBuffer: 1 << 22 });
+    const dir = stdout.trim().split("\n").pop()!;
+    built.set(key, dir);
+    return dir;
   } catch (e) {
-    throw new Error(`etcd and kube-apiserver are not available: run \`bash scripts/provision.sh\` (it builds them with scripts/build-kube.sh; needs Go and the Go module proxy): ${(e as Error).message}`);
+    throw new Error(`${parts.filter((p) => p !== "crds").join(", ")} not available: run \`bash scripts/provision.sh\` (it builds them with scripts/build-kube.sh; needs Go and the Go module proxy): ${(e as Error).message}`);
   }
 }
 

@@ -71,7 +71,7 @@ export class Cluster {
   async apply(objects: KubeObject[], opts: { dryRun?: boolean; onApplied?: (o: KubeObject) => void } = {}): Promise<void> {
     for (const o of objects) {
       try {
-        await this.objects.patch(o, undefined, opts.dryRun ? "All" : undefined, "wasm-fn", true, PatchStrategy.ServerSideApply);
+        await retried(() => this.objects.patch(o, undefined, opts.dryRun ? "All" : undefined, "wasm-fn", true, PatchStrategy.ServerSideApply));
       } catch (e) {
         throw this.explain(e, `apply ${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata.name}`, o);
       }
@@ -82,7 +82,7 @@ export class Cluster {
   /** Whether a RuntimeClass exists (null when this user may not read RuntimeClasses: the check is skipped). */
   async hasRuntimeClass(name: string): Promise<boolean | null> {
     try {
-      await this.objects.read({ apiVersion: "node.k8s.io/v1", kind: "RuntimeClass", metadata: { name } });
+      await retried(() => this.objects.read({ apiVersion: "node.k8s.io/v1", kind: "RuntimeClass", metadata: { name } }));
       return true;
     } catch (e) {
       const code = statusOf(e);
@@ -114,7 +114,7 @@ export class Cluster {
 
   private async deployment(namespace: string, name: string): Promise<V1Deployment> {
     try {
-      return await this.apps.readNamespacedDeployment({ name, namespace });
+      return await retried(() => this.apps.readNamespacedDeployment({ name, namespace }));
     } catch (e) {
       if (statusOf(e) === 404) throw new WfnError(KubeErrors.NOT_FOUND, `no function ${name} in namespace ${namespace} (no Deployment of that name); deploy it with \`wasm-fn deploy\``, { status: 404 });
       throw this.explain(e, `read Deployment ${namespace}/${name}`);
@@ -127,8 +127,8 @@ export class Cluster {
     let pods: V1Pod[] = [];
     let events: CoreV1Event[] = [];
     try {
-      pods = (await this.core.listNamespacedPod({ namespace, labelSelector: `${FUNCTION_LABEL}=${name}` })).items;
-      events = (await this.core.listNamespacedEvent({ namespace })).items
+      pods = (await retried(() => this.core.listNamespacedPod({ namespace, labelSelector: `${FUNCTION_LABEL}=${name}` }))).items;
+      events = (await retried(() => this.core.listNamespacedEvent({ namespace }))).items
         .filter((e) => e.involvedObject.name === name || e.involvedObject.name?.startsWith(`${name}-`));
     } catch (e) {
       throw this.explain(e, `list pods and events in ${namespace}`);
@@ -155,7 +155,7 @@ export class Cluster {
     for (const k of OWNED_KINDS) {
       let items: KubeObject[];
       try {
-        items = (await this.objects.list(k.apiVersion, k.kind, namespace, undefined, undefined, undefined, undefined, `${FUNCTION_LABEL}=${name},${MANAGED_BY}=wasm-fn`)).items as KubeObject[];
+        items = (await retried(() => this.objects.list(k.apiVersion, k.kind, namespace, undefined, undefined, undefined, undefined, `${FUNCTION_LABEL}=${name},${MANAGED_BY}=wasm-fn`))).items as KubeObject[];
       } catch (e) {
         const code = statusOf(e);
         if (code === 404) continue; // the kind is not installed in this cluster: nothing of it to delete
@@ -163,7 +163,7 @@ export class Cluster {
       }
       for (const o of items) {
         try {
-          await this.objects.delete({ apiVersion: k.apiVersion, kind: k.kind, metadata: { name: o.metadata.name, namespace } }, undefined, undefined, undefined, undefined, "Background");
+          await retried(() => this.objects.delete({ apiVersion: k.apiVersion, kind: k.kind, metadata: { name: o.metadata.name, namespace } }, undefined, undefined, undefined, undefined, "Background"));
           gone.push(`${k.kind}/${o.metadata.name}`);
         } catch (e) {
           if (statusOf(e) !== 404) throw this.explain(e, `delete ${k.kind} ${namespace}/${o.metadata.name}`);
@@ -222,12 +222,32 @@ function podState(p: V1Pod): PodState {
   const last = cs?.lastState?.terminated;
   if (waiting && waiting.reason && waiting.reason !== "ContainerCreating" && waiting.reason !== "PodInitializing") {
     problem = `${p.metadata?.name}: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}`;
-    if (last) problem += ` (last exit ${last.exitCode}${last.reason ? ` ${last.reason}` : ""}${last.message ? `: ${last.message.trim()}` : ""})`;
+    if (last) problem += ` (last exit ${last.exitCode}${last.reason ? ` ${last.reason}` : ""}${last.message ? `: ${lastWords(last.message)}` : ""})`;
   } else if (p.status?.phase === "Pending") {
     const c = p.status.conditions?.find((x) => x.status === "False" && x.message);
     if (c) problem = `${p.metadata?.name}: ${c.reason ?? "Pending"}: ${c.message}`;
   }
   return { name: p.metadata?.name ?? "", phase: p.status?.phase ?? "Unknown", ready: cs?.ready ?? false, restarts: cs?.restartCount ?? 0, problem };
+}
+
+/**
+ * A container's termination message in words. The Deployment asks for its last log lines when it
+ * exits with an error (FallbackToLogsOnError); a function logs JSON lines, so the `msg` of its last
+ * error line is what it said last; without one, the last line (crun's or WasmEdge's), as it is.
+ * On one line, at most 500 characters.
+ */
+export function lastWords(message: string): string {
+  const lines = message.trim().split("\n").map((l) => l.trim()).filter(Boolean);
+  // The function's own words first; the runtime's last line (crun, WasmEdge) when it said nothing.
+  let said: string | undefined;
+  for (const l of lines) {
+    try {
+      const o = JSON.parse(l) as { level?: unknown; msg?: unknown };
+      if (typeof o?.msg === "string" && (o.level === "error" || o.level === "fatal")) said = o.msg;
+    } catch { /* not a JSON log line */ }
+  }
+  const words = (said ?? lines[lines.length - 1] ?? "").replace(/\s+/g, " ");
+  return words.length > 500 ? `${words.slice(0, 500)}…` : words;
 }
 
 function eventTime(e: CoreV1Event): number {
@@ -246,6 +266,23 @@ function bodyMessage(e: unknown): string {
   const m = (b as { message?: unknown })?.message;
   if (typeof m === "string") return m;
   return e instanceof Error ? e.message.split("\n")[0]! : String(e);
+}
+
+/**
+ * A connection closed under a request (ECONNRESET: seen here when the API server dropped a kept-alive
+ * connection while a rollout was being watched) is retried, three times with a short pause: every
+ * request Cluster makes is idempotent (reads, server-side apply, delete of a named object). A server
+ * that refuses connections or is not found fails at once.
+ */
+async function retried<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (e) {
+      if (attempt > 3 || !/^(ECONNRESET|EPIPE|UND_ERR_SOCKET)/.test(networkCode(e) ?? "")) throw e;
+      await new Promise((r) => setTimeout(r, 200 * attempt));
+    }
+  }
 }
 
 /** ECONNREFUSED, ENOTFOUND, a TLS failure...: the error code of a failed connection, if that is what it was. */

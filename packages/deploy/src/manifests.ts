@@ -141,6 +141,8 @@ function kubernetes(i: ManifestInput): Manifests {
             readinessProbe: { ...probe("/readyz"), initialDelaySeconds: 0 },
             livenessProbe: { ...probe("/healthz"), initialDelaySeconds: 5 },
             resources: resources(c),
+            // A function that exits writes no termination message: its last log lines say why (wasm-fn status shows them).
+            terminationMessagePolicy: "FallbackToLogsOnError",
           }],
         },
       },
