@@ -9,7 +9,7 @@ import { execFile } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { cli, ROOT } from "./harness/cli.js";
 import { startKubeApi, type KubeApi } from "./harness/kube.js";
 import { startKubeNode, type KubeNode } from "./harness/kube-node.js";
@@ -38,6 +38,13 @@ afterAll(async () => {
   await Promise.all([kube?.stop(), reg?.stop()]);
   if (work) rmSync(work, { recursive: true, force: true });
 }, 120_000);
+
+// A failed case shows what the cluster said, not only what the CLI did.
+afterEach((ctx) => {
+  if (ctx.task.result?.state !== "fail" || !kube) return;
+  const l = node?.logs();
+  console.log(`--- kube-apiserver:\n${kube.logs().slice(-3000)}\n--- kubelet:\n${l?.kubelet.slice(-3000)}\n--- containerd:\n${l?.containerd.slice(-1500)}`);
+});
 
 /** A copy of an example, its wasm-fn.yaml with `extra` appended. */
 function fnDir(name: string, src: string, extra = ""): string {
@@ -167,7 +174,7 @@ describe("wasm-fn deploy on a kubelet node", () => {
     // In words: the pod's restarts, the crash loop, and the function's own last words (its log, kept by the kubelet).
     expect(s.stdout).toMatch(/pod crasher-\S+: \w+, \d+ restarts - CrashLoopBackOff/);
     expect(s.stdout).toMatch(/last exit \d+/);
-    expect(s.stdout).toMatch(/\(last exit \d+ Error: the function exited \(proc_exit\(255\)\)[^\n]*abort: crasher: refusing to start/);
+    expect(s.stdout).toMatch(/\(last exit \d+ Error: the function exited \(proc_exit\(255\)\) while starting, before serving any request: abort: crasher: refusing to start/);
     expect(s.stdout).not.toContain('"level"'); // its log's words, not its JSON
   }, 15 * 60_000);
 

@@ -6,7 +6,7 @@ import { Buf } from "./mem";
 import { clock_time_get, clock_res_get, random_get, now } from "./wasi";
 import { dispatch } from "./caps";
 import * as log from "./log";
-import { abortRequest } from "./server";
+import { abortRequest, serving } from "./server";
 import { timeoutMs, responseBytes, fnName } from "./config";
 
 // ---- the request being served (one at a time) ----
@@ -198,7 +198,7 @@ export function wasi_fd_fdstat_get(fd: i32, out: i32): i32 { return fd <= 2 ? 52
 export function wasi_fd_prestat_get(fd: i32, out: i32): i32 { return 8; }
 export function wasi_fd_prestat_dir_name(fd: i32, p: i32, l: i32): i32 { return 8; }
 export function wasi_proc_exit(code: i32): void {
-  abortRequest(500, "WFN_GUEST_EXIT", "the function exited (proc_exit(" + code.toString() + ")) while handling the request" + log.lastGuestError());
+  abortRequest(500, "WFN_GUEST_EXIT", "the function exited (proc_exit(" + code.toString() + ")) " + (serving() ? "while handling the request" : "while starting, before serving any request") + log.lastGuestError());
 }
 export function wasi_random_get(buf: u32, len: u32): i32 {
   checkRange(buf, len, "random_get");

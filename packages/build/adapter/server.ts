@@ -83,6 +83,11 @@ function respondJson(c: Conn, status: i32, json: string): void {
   respond(c, status, "application/json", b.dataStart, b.length, null);
 }
 
+/** Whether a request is being served (false while the guest's start code runs). */
+export function serving(): bool {
+  return current !== null;
+}
+
 /**
  * Ends the request being served and the process: a timeout (504), a guest exit or a bad memory
  * range (500). The client gets its answer with the request id first; then the process ends with a
