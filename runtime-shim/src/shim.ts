@@ -69,6 +69,8 @@ export async function startShim(opts: ShimOptions): Promise<RunningShim> {
   const failed: RunningShim["failed"] = [];
   const metrics = opts.metrics === false ? null : new ShimMetrics();
   const serve: RunOptions = { offload: opts.offload, runaways: opts.runaways, sliceMs: opts.sliceMs, threads: opts.threads, observer: metrics ?? undefined };
+  // Child processes (the default for suspected runaways) are handed a module's bytes, not the module.
+  const keepBytes = serve.runaways !== "threads";
   const sources = new Map<RoutedFunction, FunctionSource>();
   for (const src of opts.functions) {
     try {
@@ -85,7 +87,7 @@ export async function startShim(opts: ShimOptions): Promise<RunningShim> {
     const code = await readFunction(src);
     const fnInfo = { name: code.config.name, namespace: code.config.namespace, appId: code.config.appId, permissions: code.config.permissions };
     const calls = caps.forFunction(fnInfo);
-    const mod = await compileFunction(code, calls, { keepBytes: serve.runaways !== "threads" });
+    const mod = await compileFunction(code, calls, { keepBytes });
     const served = new ServedFunction(code.config, mod, calls, log, code.origin, serve);
     const routed = Object.assign(served, {
       paths: code.config.triggers.http?.route?.paths ?? [],
@@ -112,7 +114,7 @@ export async function startShim(opts: ShimOptions): Promise<RunningShim> {
     const clash = gateway.router.conflict({ name: code.config.name, namespace: code.config.namespace, paths: code.config.triggers.http?.route?.paths ?? [], hostnames: code.config.triggers.http?.route?.hostnames ?? [] }, fn);
     if (clash) throw routeConflict(clash);
     const calls = caps.forFunction({ name: code.config.name, namespace: code.config.namespace, appId: code.config.appId, permissions: code.config.permissions });
-    const mod = await compileFunction(code, calls, { keepBytes: serve.runaways !== "threads" });
+    const mod = await compileFunction(code, calls, { keepBytes });
     const drained = fn.swap(code.config, mod, code.origin, calls);
     // Routes come from the config, which may have changed: index the function again.
     Object.assign(fn, { paths: code.config.triggers.http?.route?.paths ?? [], hostnames: code.config.triggers.http?.route?.hostnames ?? [] });

@@ -49,7 +49,7 @@ export interface PlacementOptions {
   maxMemoryPages: number;
   maxResponseBytes: number;
   policy: OffloadPolicy;
-  /** Suspected runaways in child processes (SCHED_IDLE) instead of worker threads (`--runaways processes`). */
+  /** Suspected runaways in child processes (SCHED_IDLE), the default, instead of worker threads (`--runaways threads`). */
   runawayProcesses?: boolean;
   /** Main-thread slice (ms) an invocation may run without yielding, under `adaptive`. */
   sliceMs: number;
@@ -125,7 +125,7 @@ export class Placement {
     const o = this.opts;
     this.mode = "workers";
     this.reason = reason;
-    // With `--runaways processes` a suspected runaway goes to child processes; `--offload always`
+    // A suspected runaway goes to child processes (unless `--runaways threads`); `--offload always`
     // keeps threads, whose hop is cheaper.
     const bytes = moduleBytes.get(o.module);
     const processes = o.runawayProcesses === true && reason !== "policy" && bytes !== undefined;

@@ -86,11 +86,6 @@ function post(m: FromWorker, transfer?: ArrayBuffer[]): void {
 }
 
 /**
- * An invocation that knows its job id, so host calls and logs can name it to the main thread.
- * Its log budget is checked here, so a guest logging without end posts at most a request's budget
- * to the main thread; the function's per-second budget is the main thread's.
- */
-/**
  * Log lines leave a worker in batches, not one message each: a function that logs 1,000 lines a
  * request cost the main thread 1,000 messages (each a pipe write and a deserialisation in a child
  * process). A batch is posted at LOG_BATCH lines, before a host call (the main thread sees lines
@@ -99,6 +94,11 @@ function post(m: FromWorker, transfer?: ArrayBuffer[]): void {
  */
 const LOG_BATCH = 64;
 
+/**
+ * An invocation that knows its job id, so host calls and logs can name it to the main thread.
+ * Its log budget is checked here, so a guest logging without end posts at most a request's budget
+ * to the main thread; the function's per-second budget is the main thread's.
+ */
 class JobInvocation extends Invocation {
   private batch: [number, string][] = [];
   constructor(input: WireInput, readonly job: number, log: LogLimits | undefined, pace: HostCallPace | null) {

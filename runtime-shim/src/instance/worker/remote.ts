@@ -200,8 +200,8 @@ function schedNs(pid: number): [number, number] | null {
  * starved child is raised to the normal class (at its own nice 10, as worker threads run): a job it
  * has not picked up within LATE_START_MS (back to SCHED_IDLE when the job starts), and a job whose
  * thread wanted a CPU most of a STARVE_CHECK_MS window and got almost none (back when the child
- * has no job running, or when the shim gets busy); both only while the shim's own event loop is
- * mostly idle (SHIM_BUSY_SHARE). A child that gets CPU time (a core is idle now and then) stays
+ * has no job running, or when the shim gets busy); both only while the shim's main thread runs
+ * other work than the child's own less than SHIM_BUSY_SHARE of the time. A child that gets CPU time (a core is idle now and then) stays
  * in SCHED_IDLE and costs no chrt. Changes are run one at a time, the last one wanted wins.
  * Without chrt (or not Linux) the child's nice is what is left.
  */
