@@ -5,6 +5,7 @@
 // digest; status speaks in words; delete leaves nothing; bad input gets a sentence, never a stack.
 // No kubelet runs here: pods are not scheduled (test/kube-node.test.ts runs them on a node).
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -214,6 +215,31 @@ describe("bad input: a sentence, never a stack or a hang", () => {
     expect(errorOf(r).error.code).toBe("WFN_KUBE_UNREACHABLE");
     expect(errorOf(r).error.message).toMatch(/cannot reach the Kubernetes API server at https:\/\/127\.0\.0\.1:9 .*ECONNREFUSED/);
   }, 60_000);
+
+  it("an API server that accepts connections and never answers: each request times out (--request-timeout), the CLI exits", async () => {
+    const held: net.Socket[] = [];
+    const silent = net.createServer((s) => { held.push(s); });
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const port = (silent.address() as net.AddressInfo).port;
+    const cfg = path.join(work, "silent.kubeconfig");
+    writeFileSync(cfg, JSON.stringify({ apiVersion: "v1", kind: "Config", "current-context": "x", clusters: [{ name: "x", cluster: { server: `https://127.0.0.1:${port}`, "insecure-skip-tls-verify": true } }], users: [{ name: "u", user: { token: "t" } }], contexts: [{ name: "x", context: { cluster: "x", user: "u" } }] }));
+    try {
+      for (const cmd of [["status", "hello"], ["delete", "hello"]]) {
+        const r = await cli(["--json", ...cmd, "--kubeconfig", cfg, "--request-timeout", "1s"], { timeoutMs: 30_000 });
+        expect(r.code, r.stderr).toBe(1);
+        noStack(r);
+        expect(errorOf(r).error.code).toBe("WFN_KUBE_UNREACHABLE");
+        expect(errorOf(r).error.message).toMatch(/did not answer in 1 s to (read Deployment default\/hello|list .*); check that the cluster is up and not overloaded, or allow more with --request-timeout/);
+      }
+      const bad = await cli(["--json", "status", "hello", "--kubeconfig", cfg, "--request-timeout", "soon"]);
+      expect(bad.code).toBe(1);
+      expect(errorOf(bad).error.code).toBe("WFN_USAGE");
+      expect(errorOf(bad).error.message).toMatch(/--request-timeout takes a duration like 120s or 5m, got 'soon'/);
+    } finally {
+      for (const s of held) s.destroy();
+      silent.close();
+    }
+  }, 90_000);
 
   it("a namespace the user may not write (RBAC)", async () => {
     const r = await cli(["--json", "deploy", refs.hello!, "--kubeconfig", kube.devKubeconfig, "--namespace", "default", "--no-wait", "--insecure"]);

@@ -72,7 +72,8 @@ export function buildProgram(): Command {
   const cluster = (c: Command) => c
     .option("-n, --namespace <ns>", "Kubernetes namespace (deploy: default the function's namespace)")
     .option("--context <name>", "kubeconfig context (default: the current one)")
-    .option("--kubeconfig <file>", "kubeconfig file (default: KUBECONFIG or ~/.kube/config)");
+    .option("--kubeconfig <file>", "kubeconfig file (default: KUBECONFIG or ~/.kube/config)")
+    .option("--request-timeout <duration>", "how long one request to the API server may take before it is tried again (three times) or given up", "30s");
 
   cluster(program.command("deploy [target]")
     .description("put a function on Kubernetes: a function directory (built, pushed to --image, deployed by digest) or an image reference built by wasm-fn"))

@@ -4,7 +4,7 @@
  * `wasm-fn`, rollout waits, status in words, delete by label. Every failure is a WfnError with a
  * stable code and a sentence that says what to do, never a raw stack.
  */
-import { AppsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, type CoreV1Event, type V1Deployment, type V1Pod } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, ServerConfiguration, createConfiguration, type Configuration, type CoreV1Event, type RequestContext, type ResponseContext, type V1Deployment, type V1Pod } from "@kubernetes/client-node";
 import { WfnError } from "@wasm-fn/abi";
 import { FUNCTION_LABEL, MANAGED_BY, type KubeObject } from "./manifests.js";
 
@@ -24,7 +24,11 @@ export const KubeErrors = {
 export interface ClusterOptions {
   kubeconfig?: string;
   context?: string;
+  /** How long one request may take before it is given up (default 30 s; as kubectl's --request-timeout). */
+  requestTimeoutMs?: number;
 }
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 /** The kinds `wasm-fn deploy` creates, in the order `delete` removes them. */
 const OWNED_KINDS: { apiVersion: string; kind: string; namespaced: boolean }[] = [
@@ -37,9 +41,19 @@ const OWNED_KINDS: { apiVersion: string; kind: string; namespaced: boolean }[] =
   { apiVersion: "dapr.io/v1alpha1", kind: "Component", namespaced: true },
 ];
 
+/** KubernetesObjectApi on a Configuration of ours (its makeApiClient takes none), with the context's namespace as default. */
+class ObjectApi extends KubernetesObjectApi {
+  static with(config: Configuration, kc: KubeConfig): KubernetesObjectApi {
+    const api = new ObjectApi(config);
+    api.setDefaultNamespace(kc);
+    return api;
+  }
+}
+
 export class Cluster {
   readonly server: string;
   readonly context: string;
+  private readonly timeoutMs: number;
   private readonly objects: KubernetesObjectApi;
   private readonly core: CoreV1Api;
   private readonly apps: AppsV1Api;
@@ -62,9 +76,22 @@ export class Cluster {
     }
     this.server = cluster.server;
     this.context = kc.getCurrentContext();
-    this.objects = KubernetesObjectApi.makeApiClient(kc);
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.apps = kc.makeApiClient(AppsV1Api);
+    this.timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    // Every request carries an abort signal: an API server that accepts a connection and then says
+    // nothing (seen here after it reset connections under load) fails the request, which a retry or a
+    // clear error follows, instead of a CLI that waits forever on an open socket.
+    const timeoutMs = this.timeoutMs;
+    const config: Configuration = createConfiguration({
+      baseServer: new ServerConfiguration(cluster.server, {}),
+      authMethods: { default: kc },
+      promiseMiddleware: [{
+        pre: async (ctx: RequestContext) => { ctx.setSignal(AbortSignal.timeout(timeoutMs)); return ctx; },
+        post: async (rsp: ResponseContext) => rsp,
+      }],
+    });
+    this.objects = ObjectApi.with(config, kc);
+    this.core = new CoreV1Api(config);
+    this.apps = new AppsV1Api(config);
   }
 
   /** Server-side apply of each object (field manager wasm-fn, conflicts taken over); `dryRun` asks the server to validate only. */
@@ -179,6 +206,7 @@ export class Cluster {
     const code = statusOf(e);
     const msg = bodyMessage(e);
     const net = networkCode(e);
+    if (timedOut(e)) return new WfnError(KubeErrors.UNREACHABLE, `the Kubernetes API server at ${this.server} (context ${this.context}) did not answer in ${this.timeoutMs / 1000} s to ${what}; check that the cluster is up and not overloaded, or allow more with --request-timeout`);
     if (net) return new WfnError(KubeErrors.UNREACHABLE, `cannot reach the Kubernetes API server at ${this.server} (context ${this.context}) to ${what}: ${net}; check that the cluster is up and that --context/--kubeconfig name it`);
     if (code === 401) return new WfnError(KubeErrors.UNAUTHORIZED, `the API server at ${this.server} did not accept the credentials of context ${this.context} (401) to ${what}; refresh them (token, client certificate or exec plugin) in the kubeconfig`);
     if (code === 403) return new WfnError(KubeErrors.FORBIDDEN, `forbidden to ${what}: ${msg}; ask a cluster admin for a Role (RBAC) that allows it, or deploy to a namespace you may write (--namespace)`);
@@ -271,18 +299,27 @@ function bodyMessage(e: unknown): string {
 /**
  * A connection closed under a request (ECONNRESET: seen here when the API server dropped a kept-alive
  * connection while a rollout was being watched) is retried, three times with a short pause: every
- * request Cluster makes is idempotent (reads, server-side apply, delete of a named object). A server
- * that refuses connections or is not found fails at once.
+ * request Cluster makes is idempotent (reads, server-side apply, delete of a named object). So is a
+ * request that got no answer in the request timeout. A server that refuses connections or is not
+ * found fails at once.
  */
 async function retried<T>(call: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await call();
     } catch (e) {
-      if (attempt > 3 || !/^(ECONNRESET|EPIPE|UND_ERR_SOCKET)/.test(networkCode(e) ?? "")) throw e;
+      if (attempt > 3 || !(timedOut(e) || /^(ECONNRESET|EPIPE|UND_ERR_SOCKET)/.test(networkCode(e) ?? ""))) throw e;
       await new Promise((r) => setTimeout(r, 200 * attempt));
     }
   }
+}
+
+/** Whether a request was aborted by its timeout (node-fetch's AbortError, anywhere in the cause chain). */
+function timedOut(e: unknown): boolean {
+  for (let x: unknown = e, i = 0; x && i < 5; x = (x as { cause?: unknown }).cause, i++) {
+    if ((x as { name?: unknown }).name === "AbortError" || (x as { name?: unknown }).name === "TimeoutError") return true;
+  }
+  return false;
 }
 
 /** ECONNREFUSED, ENOTFOUND, a TLS failure...: the error code of a failed connection, if that is what it was. */

@@ -1,11 +1,12 @@
 import { WfnError } from "@wasm-fn/abi";
+import { clusterOf } from "./kube.js";
 import { print, progress } from "../output.js";
 
 /** `wasm-fn delete <name>`: removes what `wasm-fn deploy` made for the function (found by its labels). */
 export async function run(args: unknown[], opts: Record<string, unknown>, global: Record<string, unknown>): Promise<number> {
   const json = Boolean(global.json);
-  const { Cluster, KubeErrors } = await import("@wasm-fn/deploy");
-  const cluster = new Cluster({ ...(opts.kubeconfig ? { kubeconfig: String(opts.kubeconfig) } : {}), ...(opts.context ? { context: String(opts.context) } : {}) });
+  const { KubeErrors } = await import("@wasm-fn/deploy");
+  const cluster = await clusterOf(opts);
   const namespace = String(opts.namespace ?? "default");
   const name = String(args[0]);
   progress(json, `deleting ${namespace}/${name} from ${cluster.server}`);

@@ -3,6 +3,7 @@ import path from "node:path";
 import { WfnError, isWfnError } from "@wasm-fn/abi";
 import type { FunctionConfig } from "@wasm-fn/build";
 import type { KubeObject, Target } from "@wasm-fn/deploy";
+import { clusterOf, durationMs } from "./kube.js";
 import { print, progress } from "../output.js";
 
 /** What to deploy: the config and the image by digest. */
@@ -45,7 +46,7 @@ export async function run(args: unknown[], opts: Record<string, unknown>, global
     process.stdout.write(await render(objects, out));
     return 0;
   }
-  const cluster = new deploy.Cluster({ ...(opts.kubeconfig ? { kubeconfig: String(opts.kubeconfig) } : {}), ...(opts.context ? { context: String(opts.context) } : {}) });
+  const cluster = await clusterOf(opts);
   if (target === "kubernetes") {
     const rc = String(opts.runtimeClass ?? deploy.DEFAULT_RUNTIME_CLASS);
     if ((await cluster.hasRuntimeClass(rc)) === false) {
@@ -58,7 +59,7 @@ export async function run(args: unknown[], opts: Record<string, unknown>, global
   let ready: number | null = null;
   const wait = target === "kubernetes" && opts.wait !== false;
   if (wait) {
-    const timeoutMs = durationMs(String(opts.timeout ?? "120s"), (await import("@wasm-fn/build")).toMs);
+    const timeoutMs = await durationMs(String(opts.timeout ?? "120s"), "--timeout");
     const d = await cluster.waitRollout(namespace, name, timeoutMs, (line) => step(`rollout of ${name}: ${line}`));
     ready = d.status?.readyReplicas ?? 0;
   }
@@ -121,13 +122,6 @@ function gatewayOf(s: string, domain: string): { name: string; namespace?: strin
   const [a, b] = s.split("/");
   if (!a || s.split("/").length > 2) throw new WfnError("WFN_USAGE", `--gateway takes NAME or NAMESPACE/NAME of a Gateway API Gateway, got '${s}'`);
   return b ? { namespace: a, name: b, domain } : { name: a, domain };
-}
-
-/** --timeout: a duration as wasm-fn.yaml writes them (120s, 5m, 250ms); a bare number is seconds. */
-function durationMs(s: string, toMs: (v: unknown) => number): number {
-  const ms = toMs(/^\d+$/.test(s.trim()) ? `${s.trim()}s` : s);
-  if (!Number.isFinite(ms)) throw new WfnError("WFN_USAGE", `--timeout takes a duration like 120s or 5m, got '${s}'`);
-  return ms;
 }
 
 /** Objects as a YAML stream (documents separated by ---) or a JSON List. */

@@ -1,9 +1,9 @@
+import { clusterOf } from "./kube.js";
 import { print } from "../output.js";
 
 /** `wasm-fn status <name>`: ready replicas, each pod's phase and problem, recent events, in words. */
 export async function run(args: unknown[], opts: Record<string, unknown>, global: Record<string, unknown>): Promise<number> {
-  const { Cluster } = await import("@wasm-fn/deploy");
-  const cluster = new Cluster({ ...(opts.kubeconfig ? { kubeconfig: String(opts.kubeconfig) } : {}), ...(opts.context ? { context: String(opts.context) } : {}) });
+    const cluster = await clusterOf(opts);
   const s = await cluster.status(String(opts.namespace ?? "default"), String(args[0]));
   print(Boolean(global.json), s, () => {
     const lines = [`${s.namespace}/${s.name}: ${s.ready}/${s.replicas} ready (${s.image})`];
