@@ -10,6 +10,7 @@ import { Instance, Offload, type HostCalls, type Runner } from "./instance/insta
 import { DEFAULT_HOST_CALL_PACE, Invocation, type InvocationInput, type InvocationResult } from "./instance/invocation.js";
 import { capMemory } from "@wasm-fn/abi";
 import { moduleBytes, Placement, type OffloadPolicy } from "./instance/placement.js";
+import { LostBeforeStart } from "./instance/worker/remote.js";
 import { exportMutableGlobals, snapshotPlan } from "./instance/snapshot.js";
 import { Pool, type PoolStats } from "./pool/pool.js";
 import { atTurnEnd } from "./pool/turn.js";
@@ -152,6 +153,8 @@ const BATCH_ANSWERS = process.env.WFN_BATCH_ANSWERS !== "0";
 export class ServedFunction {
   private v: Version;
   private readonly draining = new Set<Version>();
+  /** Invocations run again after their worker was lost before they started (once each). */
+  private readonly rerun = new WeakSet<InvocationInput>();
   private readonly observer: FunctionObserver | undefined;
   /** The guest log budget its invocations share (limits.log), kept across hot swaps like its metrics. */
   readonly logs: FunctionLogBudget;
@@ -321,6 +324,12 @@ export class ServedFunction {
 
   /** A main-thread runaway moves the function to workers; a replayable one (no host call yet) runs again there. */
   private failed(v: Version, r: Runner, e: unknown, input: InvocationInput, leftMs: number, t0: number): Promise<InvocationResult> | InvocationResult {
+    // Its worker was lost before the guest started (a child killed, or dying as it was handed the
+    // job): nothing ran, so it runs once more on another worker.
+    if (e instanceof LostBeforeStart && !this.rerun.has(input) && leftMs > 0) {
+      this.rerun.add(input);
+      return this.run(v, input, leftMs, t0);
+    }
     if (e instanceof Offload) {
       this.offload(v, "an invocation ran past its main-thread slice");
       if (v.placement.mode === "workers") return this.run(v, input, Math.max(1, leftMs), t0);

@@ -55,6 +55,20 @@ describe("Pool", () => {
     expect(a.disposed).toBe(true);
   });
 
+  it("drops a member that broke while idle (its worker was killed) instead of handing it out", () => {
+    const { p } = pool({ maxReplicas: 3 });
+    const a = p.acquire() as Item;
+    const b = p.acquire() as Item;
+    p.release(a);
+    p.release(b);
+    a.broken = true;
+    b.broken = true;
+    const c = p.acquire() as Item;
+    expect(c.id).toBe(3);
+    expect([a.disposed, b.disposed]).toEqual([true, true]);
+    expect(p.stats()).toMatchObject({ live: 1, busy: 1, idle: 0 });
+  });
+
   it("queues beyond maxReplicas, then answers 503 once the queue is full", async () => {
     const { p } = pool({ maxReplicas: 1, maxQueue: 1 });
     const a = p.acquire() as Item;

@@ -90,7 +90,9 @@ export class Pool<T extends Poolable> {
   /** An idle member, a new one, or a place in the queue. Throws a 503 WfnError when the queue is full. */
   acquire(): T | Promise<T> {
     if (this.closed) throw closedError();
-    const idle = this.idle.pop();
+    let idle = this.idle.pop();
+    // A member can break while idle (its worker process was killed): dropped, never handed out.
+    while (idle && idle.item.broken) { this.opts.dispose?.(idle.item); idle = this.idle.pop(); }
     if (idle) { this.busy++; return idle.item; }
     if (this.busy < this.opts.maxReplicas) {
       this.busy++;

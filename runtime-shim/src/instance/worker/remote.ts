@@ -275,11 +275,24 @@ export class WorkerGroup {
   }
 }
 
+/**
+ * The worker (thread or child process) was lost before it started the invocation: the guest never
+ * ran, so the caller may run it again on another worker (function.ts does, once).
+ */
+export class LostBeforeStart extends WfnError {}
+
 /** A pool member whose instance lives on a worker thread. */
 export class RemoteInstance implements Runner {
-  broken = false;
+  private dropped = false;
   constructor(readonly thread: WorkerThread, readonly slot: number) {
     thread.slots++;
+  }
+  /** Broken by its own invocation, or because its worker is gone (an idle slot of a killed child is never handed out). */
+  get broken(): boolean {
+    return this.dropped || this.thread.isDead;
+  }
+  set broken(b: boolean) {
+    this.dropped = b;
   }
   invoke(inv: Invocation, budgetMs?: number): Promise<InvocationResult> {
     return this.thread.run(this, inv, budgetMs);
@@ -298,6 +311,9 @@ class WorkerThread {
   readonly jobs = new Map<number, Job>();
   slots = 0;
   private dead = false;
+  get isDead(): boolean {
+    return this.dead;
+  }
   private readonly transport: Transport;
   /** Jobs started and not yet answered. */
   private running = 0;
@@ -347,7 +363,7 @@ class WorkerThread {
   run(slot: RemoteInstance, inv: Invocation, budgetMs = this.opts.init.timeoutMs): Promise<InvocationResult> {
     if (this.dead) {
       slot.broken = true;
-      return Promise.reject(new WfnError(ShimErrors.WORKER_LOST, `${this.opts.init.source}: its worker thread was stopped; retry`, { status: 503 }));
+      return Promise.reject(new LostBeforeStart(ShimErrors.WORKER_LOST, `${this.opts.init.source}: its worker thread was stopped; retry`, { status: 503 }));
     }
     const job = ++jobSeq;
     const i = inv.input;
@@ -543,7 +559,8 @@ class WorkerThread {
     for (const [id, job] of this.jobs) {
       this.finish(id, job);
       job.slot.broken = true;
-      job.reject(new WfnError(ShimErrors.WORKER_LOST, `${this.opts.init.source}: ${why}`, { status: 503 }));
+      const Lost = job.started ? WfnError : LostBeforeStart;
+      job.reject(new Lost(ShimErrors.WORKER_LOST, `${this.opts.init.source}: ${why}`, { status: 503 }));
     }
   }
 }
