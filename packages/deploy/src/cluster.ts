@@ -160,7 +160,19 @@ export class Cluster {
     } catch (e) {
       throw this.explain(e, `list pods and events in ${namespace}`);
     }
-    const podStates = pods.map(podState);
+    // A container that keeps exiting without a termination message (a sidecar: Dapr's injector asks
+    // for none): its last words from its previous run's log, as `kubectl logs --previous` shows them.
+    const said = new Map<V1Pod, Record<string, string>>();
+    for (const p of pods.slice(0, 3)) {
+      for (const cs of p.status?.containerStatuses ?? []) {
+        if (cs.state?.waiting?.reason !== "CrashLoopBackOff" || !cs.lastState?.terminated || cs.lastState.terminated.message) continue;
+        try {
+          const log = await retried(() => this.core.readNamespacedPodLog({ name: p.metadata?.name ?? "", namespace, container: cs.name, previous: true, tailLines: 20 }));
+          if (typeof log === "string" && log.trim()) said.set(p, { ...said.get(p), [cs.name]: lastWords(log) });
+        } catch { /* its log is gone or not readable: the exit code is what there is */ }
+      }
+    }
+    const podStates = pods.map((p) => podState(p, said.get(p)));
     events.sort((a, b) => eventTime(a) - eventTime(b));
     const recent = events.slice(-10).map((e) => ({ type: e.type ?? "", reason: e.reason ?? "", object: `${e.involvedObject.kind}/${e.involvedObject.name}`, message: (e.message ?? "").trim(), count: e.count ?? 1 }));
     const problem = podStates.find((p) => p.problem)?.problem ?? [...recent].reverse().find((e) => e.type === "Warning")?.message ?? null;
@@ -243,19 +255,30 @@ export interface FunctionStatus {
   problem: string | null;
 }
 
-function podState(p: V1Pod): PodState {
-  const cs = p.status?.containerStatuses?.find((c) => c.name === "function") ?? p.status?.containerStatuses?.[0];
+/**
+ * A pod in words: its phase, whether it is Ready, the function container's restarts, and the first
+ * container problem — the function's, else a sidecar's (daprd), named — with its last exit and last
+ * words: the termination message, or (`said`) the last lines of its previous run's log.
+ */
+function podState(p: V1Pod, said: Record<string, string> = {}): PodState {
+  const statuses = [...(p.status?.containerStatuses ?? [])].sort((a, b) => Number(b.name === "function") - Number(a.name === "function"));
   let problem: string | null = null;
-  const waiting = cs?.state?.waiting;
-  const last = cs?.lastState?.terminated;
-  if (waiting && waiting.reason && waiting.reason !== "ContainerCreating" && waiting.reason !== "PodInitializing") {
-    problem = `${p.metadata?.name}: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}`;
-    if (last) problem += ` (last exit ${last.exitCode}${last.reason ? ` ${last.reason}` : ""}${last.message ? `: ${lastWords(last.message)}` : ""})`;
-  } else if (p.status?.phase === "Pending") {
+  for (const cs of statuses) {
+    const waiting = cs.state?.waiting;
+    if (!waiting?.reason || waiting.reason === "ContainerCreating" || waiting.reason === "PodInitializing") continue;
+    const last = cs.lastState?.terminated;
+    problem = `${p.metadata?.name}${cs.name === "function" ? "" : ` (container ${cs.name})`}: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}`;
+    const words = last?.message ? lastWords(last.message) : said[cs.name];
+    if (last) problem += ` (last exit ${last.exitCode}${last.reason ? ` ${last.reason}` : ""}${words ? `: ${words}` : ""})`;
+    break;
+  }
+  if (!problem && p.status?.phase === "Pending") {
     const c = p.status.conditions?.find((x) => x.status === "False" && x.message);
     if (c) problem = `${p.metadata?.name}: ${c.reason ?? "Pending"}: ${c.message}`;
   }
-  return { name: p.metadata?.name ?? "", phase: p.status?.phase ?? "Unknown", ready: cs?.ready ?? false, restarts: cs?.restartCount ?? 0, problem };
+  const fn = statuses[0];
+  const ready = p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+  return { name: p.metadata?.name ?? "", phase: p.status?.phase ?? "Unknown", ready, restarts: fn?.restartCount ?? 0, problem };
 }
 
 /**

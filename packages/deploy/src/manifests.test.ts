@@ -46,6 +46,8 @@ describe("manifests", () => {
     });
     const comps = objects.filter((o) => o.kind === "Component");
     expect(comps.map((c) => [c.metadata.namespace, c.scopes])).toEqual([["team-a", ["app-f"]], ["team-a", ["other"]]]);
+    // Labelled with the function, so `wasm-fn delete` finds them with its other objects.
+    for (const c of comps) expect(c.metadata.labels).toMatchObject({ "app.kubernetes.io/managed-by": "wasm-fn", "functions.wasm-fn.dev/name": objects.find((o) => o.kind === "Deployment")!.metadata.name });
   });
 
   it("openfunction: outputs, dapr triggers and scale options as OpenFunction names them", () => {

@@ -89,7 +89,8 @@ function components(i: ManifestInput, ns: string, appId: string): KubeObject[] {
     const scopes = Array.isArray(comp.scopes) ? (comp.scopes as string[]) : [];
     return {
       ...comp,
-      metadata: { ...comp.metadata, namespace: ns, labels: { ...comp.metadata.labels, [MANAGED_BY]: "wasm-fn" } },
+      // Labelled with the function, as its other objects: `wasm-fn delete` removes them too.
+      metadata: { ...comp.metadata, namespace: ns, labels: { ...comp.metadata.labels, [MANAGED_BY]: "wasm-fn", [FUNCTION_LABEL]: i.config.name } },
       // Scoped to this function's app id unless the component already names its apps.
       scopes: scopes.length > 0 ? scopes : [appId],
     };

@@ -7,7 +7,7 @@ export async function run(args: unknown[], opts: Record<string, unknown>, global
   const s = await cluster.status(String(opts.namespace ?? "default"), String(args[0]));
   print(Boolean(global.json), s, () => {
     const lines = [`${s.namespace}/${s.name}: ${s.ready}/${s.replicas} ready (${s.image})`];
-    for (const p of s.pods) lines.push(`  pod ${p.name}: ${p.phase}${p.ready ? ", ready" : ""}${p.restarts ? `, ${p.restarts} restarts` : ""}${p.problem ? ` - ${p.problem.replace(`${p.name}: `, "")}` : ""}`);
+    for (const p of s.pods) lines.push(`  pod ${p.name}: ${p.phase}${p.ready ? ", ready" : ""}${p.restarts ? `, ${p.restarts} restarts` : ""}${p.problem ? ` - ${p.problem.startsWith(p.name) ? p.problem.slice(p.name.length).replace(/^:? /, "") : p.problem}` : ""}`);
     if (s.events.length) lines.push("  recent events:");
     for (const e of s.events) lines.push(`    ${e.type} ${e.reason} ${e.object}: ${e.message}${e.count > 1 ? ` (x${e.count})` : ""}`);
     if (s.problem) lines.push(`problem: ${s.problem}`);
