@@ -24,4 +24,5 @@ for s in redis-server mosquitto prometheus-pushgateway docker-registry container
 done
 bash "$(dirname "$0")/install-wasmedge.sh" >/dev/null
 bash "$(dirname "$0")/build-daprd.sh" >/dev/null
+bash "$(dirname "$0")/build-dapr-control-plane.sh" >/dev/null
 bash "$(dirname "$0")/build-kube.sh" crds etcd kube-apiserver kubelet kube-controller-manager kube-scheduler >/dev/null

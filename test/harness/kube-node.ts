@@ -28,6 +28,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { kubeBinaries, type KubeApi } from "./kube.js";
+import { CLUSTER_DOMAIN, startClusterDns, type ClusterDns } from "./kube-dns.js";
 import { freePort, requireBinary, startProcess, type Proc } from "./proc.js";
 import { wasmEdgeKit } from "./wasmedge.js";
 
@@ -40,13 +41,19 @@ export const KUBE_VERSION = "v1.37.2";
 export const NODE_NAME = "127.0.0.1";
 const PAUSE_TAG = "3.10";
 const BRIDGE = "wfn0";
+/** The host's address on the pods' bridge: the gateway, and where the cluster DNS answers. */
+export const BRIDGE_HOST = "10.88.0.1";
+/** Pods get addresses from 10.88.1.1 on; 10.88.0.2-254 are left for host processes that pods reach (addHostAddress). */
+const POD_RANGE_START = "10.88.1.1";
 
 export interface KubeNode {
   /** containerd's socket (for `ctr --address ... -n k8s.io`). */
   ctrAddress: string;
   /** `ctr` in containerd's k8s.io namespace. */
   ctr(...args: string[]): Promise<string>;
-  logs(): { kubelet: string; containerd: string; controllers: string; scheduler: string };
+  logs(): { kubelet: string; containerd: string; controllers: string; scheduler: string; dns: string };
+  /** Adds 10.88.0.N/32 to the host's side of the bridge, for a host process that pods reach at its own address. */
+  addHostAddress(n: number): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -132,7 +139,7 @@ export async function startKubeNode(kube: KubeApi, registry: string, opts: { rea
   writeFileSync(path.join(dir, "net.d", "10-wfn.conflist"), JSON.stringify({
     cniVersion: "1.0.0", name: "wfn",
     plugins: [
-      { type: "bridge", bridge: BRIDGE, isGateway: true, ipMasq: false, ipam: { type: "host-local", ranges: [[{ subnet: "10.88.0.0/16" }]], routes: [{ dst: "10.88.0.0/16" }], dataDir: `${dir}/cni-ipam` } },
+      { type: "bridge", bridge: BRIDGE, isGateway: true, ipMasq: false, ipam: { type: "host-local", ranges: [[{ subnet: "10.88.0.0/16", rangeStart: POD_RANGE_START, gateway: BRIDGE_HOST }]], routes: [{ dst: "10.88.0.0/16" }], dataDir: `${dir}/cni-ipam` } },
       { type: "portmap", capabilities: { portMappings: true } },
     ],
   }));
@@ -143,7 +150,9 @@ export async function startKubeNode(kube: KubeApi, registry: string, opts: { rea
   const ctrAddress = path.join(dir, "c.sock");
   const ctr = async (...args: string[]) => (await run("ctr", ["--address", ctrAddress, "-n", "k8s.io", ...args], { timeout: 60_000, maxBuffer: 1 << 24 })).stdout;
   const started: Proc[] = [];
+  let dns: ClusterDns | undefined;
   const stop = async () => {
+    await dns?.stop().catch(() => undefined);
     for (const p of started.reverse()) {
       if (p === ctd) {
         // Pod tasks are not containerd's children: kill them first, or they outlive it.
@@ -159,6 +168,10 @@ export async function startKubeNode(kube: KubeApi, registry: string, opts: { rea
   };
   let ctd: Proc | undefined;
   try {
+    // The bridge exists before the first pod (the CNI plugin takes it as it is), so the cluster DNS
+    // can listen on its host address from the start.
+    await sh(`ip link del ${BRIDGE} 2>/dev/null; ip link add ${BRIDGE} type bridge && ip addr add ${BRIDGE_HOST}/16 dev ${BRIDGE} && ip link set ${BRIDGE} up`);
+    dns = await startClusterDns(kube, BRIDGE_HOST);
     const ns = [
       "mount --make-rprivate /",
       "(umount /sys/fs/cgroup/unified 2>/dev/null || true)",
@@ -175,6 +188,7 @@ export async function startKubeNode(kube: KubeApi, registry: string, opts: { rea
       evictionHard: { "memory.available": "0%", "nodefs.available": "0%", "nodefs.inodesFree": "0%", "imagefs.available": "0%", "imagefs.inodesFree": "0%" },
       imageGCHighThresholdPercent: 100, imageGCLowThresholdPercent: 99,
       podLogsDir: path.join(dir, "pod-logs"), volumePluginDir: path.join(dir, "volume-plugins"), resolvConf: "",
+      clusterDNS: [BRIDGE_HOST], clusterDomain: CLUSTER_DOMAIN,
     }));
     started.push(await startProcess(path.join(bins, "kube-controller-manager"), [
       `--kubeconfig=${kube.kubeconfig}`, "--leader-elect=false", "--secure-port=0",
@@ -199,6 +213,11 @@ export async function startKubeNode(kube: KubeApi, registry: string, opts: { rea
   const [, cm, sched, kubelet] = started;
   return {
     ctrAddress, ctr, stop,
-    logs: () => ({ kubelet: kubelet!.logs(), containerd: ctd!.logs(), controllers: cm!.logs(), scheduler: sched!.logs() }),
+    logs: () => ({ kubelet: kubelet!.logs(), containerd: ctd!.logs(), controllers: cm!.logs(), scheduler: sched!.logs(), dns: dns!.log().join("\n") }),
+    addHostAddress: async (n: number) => {
+      const ip = `10.88.0.${n}`;
+      await sh(`ip addr add ${ip}/32 dev ${BRIDGE} 2>/dev/null || ip addr show dev ${BRIDGE} | grep -q ' ${ip}/32'`);
+      return ip;
+    },
   };
 }

@@ -101,6 +101,8 @@ export async function startKubeApi(): Promise<KubeApi> {
       "--authorization-mode=RBAC", "--service-cluster-ip-range=10.96.0.0/24",
       "--service-account-issuer=https://kubernetes.default.svc", `--service-account-key-file=${path.join(dir, "sa.pub")}`,
       `--service-account-signing-key-file=${path.join(dir, "sa.key")}`, "--endpoint-reconciler-type=none",
+      // Webhooks and the service proxy go to a Service's endpoints, not its ClusterIP: no kube-proxy runs here.
+      "--enable-aggregator-routing=true",
       "--enable-priority-and-fairness=false", "-v=1",
     ], { readyPort: apiPort, timeoutMs: 120_000, installHint: "run `bash scripts/provision.sh` (builds kube-apiserver with scripts/build-kube.sh)" });
   } catch (e) {
