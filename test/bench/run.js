@@ -6,7 +6,7 @@
  *
  * Needs: `npx tsc -b` done (npm run bench does it), wrk (Debian package `wrk`, installed by
  * scripts/provision.sh). Uses only 127.0.0.1. Environment: BENCH_ROUNDS (default 5),
- * BENCH_SECONDS (wrk duration per run, default 5), BENCH_SKIP (comma list: limits,p7,dapr,wasmedge).
+ * BENCH_SECONDS (wrk duration per run, default 5), BENCH_SKIP (comma list: limits,p7,dapr,wasmedge,kube,abuse).
  */
 import { existsSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
@@ -50,6 +50,7 @@ async function main() {
     extra.inproc = await runInProcess();
     if (!SKIP.has("dapr")) rows.push(...(await daprRows(extra.notes)));
     if (!SKIP.has("wasmedge")) rows.push(...(await wasmedgeRows({ rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, log, work })));
+    if (!SKIP.has("kube")) rows.push(...(await kubeRows(work, extra.notes)));
     if (!SKIP.has("limits")) extra.limits = await runLimits({ rounds: Math.max(1, Math.min(3, ROUNDS)), log });
     if (!SKIP.has("abuse")) {
       const seconds = Number(process.env.BENCH_ABUSE_SECONDS ?? 60);
@@ -274,6 +275,21 @@ async function daprRows(notes) {
     notes.push(`P8, P9: not measured in this run: ${e.message.split("\n")[0]}`);
     return [];
   }
+}
+
+// ---- P13: on the single-node cluster (test/bench/kube-node.bench.ts, run by vitest) --------------
+
+async function kubeRows(work, notes) {
+  log("P13: wasm-fn deploy on the single-node cluster (kubelet, containerd, crun + WasmEdge)");
+  const out = path.join(work, "kube-rows.json");
+  const r = spawnSync(path.join(ROOT, "node_modules", ".bin", "vitest"), ["run", "--config", "test/bench/vitest.kube.config.ts"], {
+    cwd: ROOT, env: { ...process.env, BENCH_KUBE_OUT: out }, stdio: ["ignore", "inherit", "inherit"], timeout: 60 * 60_000,
+  });
+  if (r.status !== 0 || !existsSync(out)) {
+    notes.push(`P13: not measured in this run: the Kubernetes bench failed (exit ${r.status ?? r.signal}; its output is above).`);
+    return [];
+  }
+  return JSON.parse(await readFile(out, "utf8"));
 }
 
 // ---- docs/benchmarks.md ---------------------------------------------------------------------
