@@ -3,7 +3,8 @@
 // plugin, and the WasmEdge kit's crun as the handler of the RuntimeClass `wasmedge`
 // (test/harness/kube-node.ts says what these hosts need). The function's pod runs its module in
 // WasmEdge, answers through its Service (reached through the API server's proxy on 127.0.0.1),
-// scales, reports a crash loop in words, and is deleted.
+// scales, reports a crash loop in words, and is deleted. With Dapr's control plane on the cluster
+// (test/harness/kube-dapr.ts), counter gets its daprd sidecar injected and keeps count in Redis.
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { execFile } from "node:child_process";
 import os from "node:os";
