@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { inspectImage } from "./inspect.js";
 import { writeImageLayout } from "./layout.js";
 import { loadLayoutToCache } from "./pull.js";
+import { replaceDirAtomic } from "./fs-atomic.js";
 
 const ROOT = mkdtempSync(join(tmpdir(), "wfn-cache-"));
 afterAll(() => rmSync(ROOT, { recursive: true, force: true }));
@@ -19,6 +20,16 @@ describe("the pull cache", () => {
     const all = await Promise.all(Array.from({ length: 6 }, () => loadLayoutToCache(layout, { cacheDir })));
     expect(new Set(all.map((r) => r.wasmPath)).size).toBe(1);
     expect(readdirSync(join(cacheDir, "images"))).toEqual([all[0]!.manifestDigest.slice(7)]);
+  });
+
+  it("concurrent swaps of one folder all succeed, whatever order their moves interleave in (found under load: ENOENT)", async () => {
+    const root = mkdtempSync(join(ROOT, "swap-"));
+    const dir = join(root, "images", "x");
+    for (let round = 0; round < 20; round++) {
+      await Promise.all(Array.from({ length: 8 }, (_, i) => replaceDirAtomic(dir, async (tmp) => writeFileSync(join(tmp, "who"), String(i)))));
+      expect(readdirSync(join(root, "images"))).toEqual(["x"]);
+      expect(Number(readFileSync(join(dir, "who"), "utf8"))).toBeGreaterThanOrEqual(0);
+    }
   });
 
   it("pulls again when the cached module was changed on disk", async () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 function tempSibling(path: string, tag: string): string {
@@ -43,17 +43,36 @@ export async function replaceDirAtomic(dir: string, fill: (tmp: string) => Promi
     await rm(tmp, { recursive: true, force: true });
     throw e;
   }
-  const old = tempSibling(dir, "old");
-  const existed = await stat(dir).then(() => true, () => false);
-  try {
-    if (existed) await rename(dir, old);
-    await rename(tmp, dir);
-  } catch (e) {
-    if (existed) await rename(old, dir).catch(() => undefined);
-    await rm(tmp, { recursive: true, force: true });
-    throw e;
+  // Another writer may swap the same folder at the same time (concurrent pulls of one image): the
+  // folder can vanish between a look and the move (ENOENT: nothing to move away), or come back between
+  // the two moves (ENOTEMPTY/EEXIST: move that one away too, and again, up to 100 times). The last writer wins.
+  for (let attempt = 1; ; attempt++) {
+    const old = tempSibling(dir, "old");
+    let moved = false;
+    try {
+      await rename(dir, old);
+      moved = true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") {
+        await rm(tmp, { recursive: true, force: true });
+        throw e;
+      }
+    }
+    try {
+      await rename(tmp, dir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if ((code === "ENOTEMPTY" || code === "EEXIST") && attempt < 100) {
+        if (moved) await rm(old, { recursive: true, force: true });
+        continue;
+      }
+      if (moved) await rename(old, dir).catch(() => undefined);
+      await rm(tmp, { recursive: true, force: true });
+      throw e;
+    }
+    if (moved) await rm(old, { recursive: true, force: true });
+    return;
   }
-  if (existed) await rm(old, { recursive: true, force: true });
 }
 
 /** Whether a process of this machine is still running (so its temp files may still be in use). */
