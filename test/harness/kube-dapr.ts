@@ -30,7 +30,7 @@ import { promisify } from "node:util";
 import { parseAllDocuments } from "yaml";
 import { ROOT } from "./cli.js";
 import type { KubeApi } from "./kube.js";
-import { BRIDGE_HOST, type KubeNode } from "./kube-node.js";
+import { BRIDGE_HOST, cacheDir, goModCache, type KubeNode } from "./kube-node.js";
 import { freePort, requireBinary, startProcess, type Proc } from "./proc.js";
 
 const run = promisify(execFile);
@@ -47,10 +47,6 @@ export interface DaprOnCluster {
   sidecarImage: string;
   logs(): Record<string, string>;
   stop(): Promise<void>;
-}
-
-function cacheDir(): string {
-  return process.env.WASM_FN_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "wasm-fn");
 }
 
 async function controlPlaneBinaries(): Promise<string> {
@@ -89,8 +85,7 @@ async function sidecarLayout(bins: string): Promise<string> {
 
 /** The Dapr module's source in the Go module cache (the build script downloaded it): its Helm chart's CRDs. */
 async function chartCrds(): Promise<string> {
-  const modCache = (await run("go", ["env", "GOMODCACHE"]).catch(() => ({ stdout: path.join(os.homedir(), "go", "pkg", "mod") }))).stdout.trim();
-  const dir = path.join(modCache, "github.com", "dapr", `dapr@${DAPR_VERSION}`, "charts", "dapr", "crds");
+  const dir = path.join(await goModCache(), "github.com", "dapr", `dapr@${DAPR_VERSION}`, "charts", "dapr", "crds");
   if (!existsSync(dir)) throw new Error(`${dir} is missing: run \`bash scripts/provision.sh\` (scripts/build-dapr-control-plane.sh downloads github.com/dapr/dapr ${DAPR_VERSION})`);
   return dir;
 }

@@ -58,16 +58,21 @@ export interface KubeNode {
 }
 
 
-function cacheDir(): string {
+/** wasm-fn's cache folder (WASM_FN_CACHE, default ~/.cache/wasm-fn), where built binaries and images are kept. */
+export function cacheDir(): string {
   return process.env.WASM_FN_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "wasm-fn");
+}
+
+/** The Go module cache (where the build scripts' downloaded modules, and their sources, are). */
+export async function goModCache(): Promise<string> {
+  return (await run("go", ["env", "GOMODCACHE"]).catch(() => ({ stdout: path.join(os.homedir(), "go", "pkg", "mod") }))).stdout.trim();
 }
 
 /** An OCI layout holding pause:3.10, built once from Kubernetes' pause.c and cached. */
 async function pauseLayout(): Promise<string> {
   const out = path.join(cacheDir(), `kube-pause-${KUBE_VERSION}`);
   if (existsSync(path.join(out, "index.json"))) return out;
-  const modCache = (await run("go", ["env", "GOMODCACHE"]).catch(() => ({ stdout: path.join(os.homedir(), "go", "pkg", "mod") }))).stdout.trim();
-  const src = path.join(modCache, "k8s.io", `kubernetes@${KUBE_VERSION}`, "build", "pause", "linux", "pause.c");
+  const src = path.join(await goModCache(), "k8s.io", `kubernetes@${KUBE_VERSION}`, "build", "pause", "linux", "pause.c");
   if (!existsSync(src)) throw new Error(`${src} is missing: run \`bash scripts/provision.sh\` (scripts/build-kube.sh fetches k8s.io/kubernetes ${KUBE_VERSION} into the Go module cache)`);
   requireBinary("umoci");
   const tmp = mkdtempSync(path.join(os.tmpdir(), "wfn-pause-"));
