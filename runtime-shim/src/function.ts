@@ -11,6 +11,8 @@ import { DEFAULT_HOST_CALL_PACE, Invocation, type InvocationInput, type Invocati
 import { capMemory } from "@wasm-fn/abi";
 import { moduleBytes, Placement, type OffloadPolicy } from "./instance/placement.js";
 import { LostBeforeStart } from "./instance/worker/remote.js";
+import { ComponentPlacement } from "./instance/component/runner.js";
+import { compileComponent, isComponent, type CompiledComponent } from "./instance/component/transpile.js";
 import { exportMutableGlobals, snapshotPlan } from "./instance/snapshot.js";
 import { Pool, type PoolStats } from "./pool/pool.js";
 import { atTurnEnd } from "./pool/turn.js";
@@ -65,7 +67,9 @@ export async function readFunction(src: FunctionSource): Promise<LoadedCode> {
  * instance). `keepBytes`: remember the bytes for child processes (`--runaways processes`, the default), which
  * cannot be handed a compiled module.
  */
-export async function compileFunction(code: LoadedCode, host: HostCalls, opts: { keepBytes?: boolean } = {}): Promise<WebAssembly.Module> {
+export async function compileFunction(code: LoadedCode, host: HostCalls, opts: { keepBytes?: boolean } = {}): Promise<FunctionCode> {
+  // A component (wasi:http/proxy) is transpiled with jco and runs on worker threads (instance/component/).
+  if (isComponent(code.wasm)) return compileComponent(code.wasm, code.origin, code.config.limits.memoryPages);
   assertWasmBytes(code.wasm, code.origin);
   // Fuel checks are trusted only in bytes this machine's toolchain instrumented (a module may import
   // wfn.interrupt and never call it): any other module gets them added here, once, cached by hash.
@@ -94,6 +98,14 @@ export async function compileFunction(code: LoadedCode, host: HostCalls, opts: {
   return mod;
 }
 
+/**
+ * The environment a component sees (wasi:cli/environment): the function's name and namespace and
+ * Dapr's HTTP port as a sidecar would set it; never the shim's own environment.
+ */
+export function componentEnv(config: FunctionConfig): [string, string][] {
+  return [["WASM_FN_FUNCTION", config.name], ["WASM_FN_NAMESPACE", config.namespace], ["DAPR_HTTP_PORT", "3500"]];
+}
+
 /** The first instance's start-up, at load: a module that traps, exits or hangs there is bad input (4xx at upload). */
 function startProbe(probe: Instance): number {
   try {
@@ -103,6 +115,9 @@ function startProbe(probe: Instance): number {
     throw new WfnError(e.code, `${e.message}; it failed while starting, so it was not loaded`, { status: 400, cause: e });
   }
 }
+
+/** What a function runs: a core module (the wasm-fn ABI) or a component (wasi:http/proxy). */
+export type FunctionCode = WebAssembly.Module | CompiledComponent;
 
 /** How a shim runs its functions' instances (see docs/runtime.md). */
 export interface RunOptions {
@@ -133,9 +148,9 @@ export interface FunctionObserver {
 interface Version {
   config: FunctionConfig;
   host: HostCalls;
-  module: WebAssembly.Module;
+  module: FunctionCode;
   origin: string;
-  placement: Placement;
+  placement: Placement | ComponentPlacement;
   pool: Pool<Runner>;
   fresh: FreshStrategy | null;
   loadedAt: number;
@@ -163,7 +178,7 @@ export class ServedFunction {
 
   constructor(
     config: FunctionConfig,
-    module: WebAssembly.Module,
+    module: FunctionCode,
     host: HostCalls,
     private readonly log: Logger,
     origin: string,
@@ -176,7 +191,7 @@ export class ServedFunction {
   }
 
   get config(): FunctionConfig { return this.v.config; }
-  get module(): WebAssembly.Module { return this.v.module; }
+  get module(): FunctionCode { return this.v.module; }
   get origin(): string { return this.v.origin; }
   get pool(): Pool<Runner> { return this.v.pool; }
   get name(): string { return this.v.config.name; }
@@ -206,7 +221,7 @@ export class ServedFunction {
    * Serves a new build: new invocations go to it at once; invocations in flight or queued on the
    * old version finish there, then its instances are dropped. Resolves when the old one has drained.
    */
-  swap(config: FunctionConfig, module: WebAssembly.Module, origin: string, host: HostCalls = this.v.host): Promise<void> {
+  swap(config: FunctionConfig, module: FunctionCode, origin: string, host: HostCalls = this.v.host): Promise<void> {
     if (config.name !== this.name || config.namespace !== this.namespace) {
       throw new WfnError("WFN_SWAP_RENAME", `a hot swap cannot rename ${this.namespace}/${this.name} to ${config.namespace}/${config.name}; restart the shim instead`, { status: 400 });
     }
@@ -241,7 +256,8 @@ export class ServedFunction {
     for (const v of [this.v, ...this.draining]) { v.pool.close(); v.placement.close(); }
   }
 
-  private makeVersion(config: FunctionConfig, module: WebAssembly.Module, origin: string, host: HostCalls): Version {
+  private makeVersion(config: FunctionConfig, module: FunctionCode, origin: string, host: HostCalls): Version {
+    if (!(module instanceof WebAssembly.Module)) return this.makeComponentVersion(config, module, origin, host);
     const limits = { timeoutMs: config.limits.timeoutMs, maxMemoryPages: config.limits.memoryPages };
     const fresh = config.isolation === "fresh" ? chooseFresh(module, snapshotPlan(module), host, limits, config.name) : null;
     if (fresh) this.log.log("debug", "fresh isolation strategy", { fn: config.name, kind: fresh.kind, newUs: fresh.newUs, resetUs: fresh.resetUs });
@@ -256,8 +272,25 @@ export class ServedFunction {
       fresh,
       onRaise: () => { this.raised++; },
     });
+    const pool = this.makePool(config, () => placement.create(), fresh);
+    return { config, host, module, origin, placement, pool, fresh, loadedAt: Date.now() };
+  }
+
+  /** A component's version: one worker thread per instance, no fresh isolation by reset (docs/runtime.md, "Components"). */
+  private makeComponentVersion(config: FunctionConfig, component: CompiledComponent, origin: string, host: HostCalls): Version {
+    const placement = new ComponentPlacement({
+      component, host, log: this.log, functionName: config.name,
+      timeoutMs: config.limits.timeoutMs, maxResponseBytes: config.limits.responseBytes,
+      maxMemoryBytes: config.limits.memoryPages * 65536,
+      env: componentEnv(config),
+    });
+    const pool = this.makePool(config, () => placement.create(), null);
+    return { config, host, module: component, origin, placement, pool, fresh: null, loadedAt: Date.now() };
+  }
+
+  private makePool(config: FunctionConfig, create: () => Runner, fresh: FreshStrategy | null): Pool<Runner> {
     const pool: Pool<Runner> = new Pool<Runner>({
-      create: () => placement.create(),
+      create,
       minReplicas: config.scaleOptions.minReplicas,
       maxReplicas: config.scaleOptions.maxReplicas,
       maxQueue: config.scaleOptions.maxQueue,
@@ -277,7 +310,7 @@ export class ServedFunction {
       },
       prewarm: false, // by the caller, once this version is current (the observer reads it)
     });
-    return { config, host, module, origin, placement, pool, fresh, loadedAt: Date.now() };
+    return pool;
   }
 
   /** `t0`: when the invocation arrived; a replay on a worker gets what is left of the budget since then. */

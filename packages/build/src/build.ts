@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ABI_MAJOR, ABI_MINOR, ASYNC_IMPORTS, HOST_MODULE, assertWasmBytes, validateModule } from "@wasm-fn/abi";
-import { loadConfigFile } from "./config.js";
+import { loadConfigFile, type FunctionConfig } from "./config.js";
 import { compileAssemblyScript } from "./compile-as.js";
 import { compileC } from "./compile-c.js";
+import { compileTypeScript, packageVersion } from "./compile-ts.js";
 import { instrument } from "./instrument.js";
 import { linkWasmEdge } from "./wasmedge.js";
 import { recordInstrumented } from "./instrumented.js";
@@ -18,6 +19,8 @@ export interface FunctionMetadata {
   wasm: { file: string; sha256: string; size: number };
   /** The WasmEdge form: a WASI command (guest + adapter) that serves HTTP itself; the image's entrypoint. */
   wasmedge?: { file: string; sha256: string; size: number };
+  /** A TS/JS function: the module is a wasi:http/proxy component, not a wasm-fn ABI module. */
+  component?: { world: string; componentizeJs: string; bundle: { file: string; sha256: string; size: number } };
   /** The function's wasm-fn.yaml as written (validated); readers apply defaults with normalizeConfig. */
   config: Record<string, unknown>;
 }
@@ -51,6 +54,7 @@ export async function buildFunction(dir: string, opts: BuildOptions = {}): Promi
   const t0 = performance.now();
   const optimize = opts.optimize ?? true;
   const { config, source } = await loadConfigFile(dir);
+  if (config.lang === "ts" || config.lang === "js") return buildComponent(dir, config, source, opts, t0);
   opts.onStep?.(`compiling ${config.entry} (${config.lang === "as" ? "AssemblyScript" : "C"})`);
   const raw = config.lang === "c" ? await compileC(dir, config.entry, { optimize }) : await compileAssemblyScript(dir, config.entry, { optimize });
   const t1 = performance.now();
@@ -89,6 +93,35 @@ export async function buildFunction(dir: string, opts: BuildOptions = {}): Promi
   return {
     dir, wasmPath, metadataPath, metadata, wasm, ...(wasmedge && wasmedgePath ? { wasmedge, wasmedgePath } : {}),
     ms: { compile: t1 - t0, instrument: t2 - t1, link: t2b - t2, total: t3 - t0 },
+  };
+}
+
+/** A TS/JS function: type-check, bundle, componentize; `dist/<name>.wasm` is the component. */
+async function buildComponent(dir: string, config: FunctionConfig, source: Record<string, unknown>, opts: BuildOptions, t0: number): Promise<BuildResult> {
+  const built = await compileTypeScript(dir, config.entry, config.lang as "ts" | "js", { onStep: opts.onStep, name: config.name });
+  const dist = path.join(dir, "dist");
+  const wasmPath = path.join(dist, `${config.name}.wasm`);
+  const metadataPath = path.join(dist, `${config.name}.json`);
+  const bundleFile = `${config.name}.bundle.js`;
+  const metadata: FunctionMetadata = {
+    abi: "wasi:http/proxy@0.2.10",
+    name: config.name,
+    namespace: config.namespace,
+    version: config.version,
+    wasm: { file: `${config.name}.wasm`, sha256: sha256(built.component), size: built.component.length },
+    component: { world: "wasi:http/proxy@0.2.10", componentizeJs: packageVersion("@bytecodealliance/componentize-js"), bundle: { file: bundleFile, sha256: sha256(Buffer.from(built.bundle)), size: Buffer.byteLength(built.bundle) } },
+    config: source,
+  };
+  await mkdir(dist, { recursive: true });
+  await writeAtomic(wasmPath, built.component);
+  await writeAtomic(path.join(dist, bundleFile), built.bundle);
+  // No WasmEdge form for a component: the one left by an earlier AS build of this directory would be stale.
+  await rm(path.join(dist, `${config.name}.wasmedge.wasm`), { force: true });
+  await writeAtomic(metadataPath, JSON.stringify(metadata, null, 2) + "\n");
+  const t2 = performance.now();
+  return {
+    dir, wasmPath, metadataPath, metadata, wasm: built.component,
+    ms: { compile: built.ms.check + built.ms.bundle + built.ms.componentize, instrument: 0, link: 0, total: t2 - t0 },
   };
 }
 

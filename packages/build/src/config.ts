@@ -21,7 +21,8 @@ export interface FunctionConfig {
   name: string;
   namespace: string;
   version: string;
-  lang: "as" | "c";
+  /** as: AssemblyScript, c: C (both the wasm-fn ABI); ts, js: a wasi:http/proxy component (docs/typescript.md). */
+  lang: "as" | "c" | "ts" | "js";
   /** Handler source, relative to the function's directory. */
   entry: string;
   triggers: {
@@ -96,7 +97,7 @@ const schema: Shape = {
     name: { t: "string", pattern: NAME, hint: "lower-case letters, digits and '-', at most 63 characters (a DNS label)" },
     namespace: { t: "string", pattern: NAME, hint: "a DNS label" },
     version: { t: "string" },
-    lang: { t: "string", enum: ["as", "c"] },
+    lang: { t: "string", enum: ["as", "c", "ts", "js"] },
     entry: { t: "string" },
     appId: { t: "string", pattern: NAME, hint: "a DNS label" },
     triggers: {
@@ -187,11 +188,13 @@ export async function loadConfigFile(dir: string): Promise<{ config: FunctionCon
   return { config: normalizeConfig(raw, file), source: raw as Record<string, unknown> };
 }
 
+const DEFAULT_ENTRY: Record<FunctionConfig["lang"], string> = { as: "assembly/index.ts", c: "main.c", ts: "src/index.ts", js: "src/index.js" };
+
 /** Validates a parsed config object and fills in defaults. */
 export function normalizeConfig(raw: unknown, where = CONFIG_FILE): FunctionConfig {
   check(raw, schema, "", where);
   const c = raw as Record<string, any>;
-  const lang = (c.lang ?? "as") as "as" | "c";
+  const lang = (c.lang ?? "as") as FunctionConfig["lang"];
   const scale = c.scaleOptions ?? {};
   const limits = c.limits ?? {};
   const minReplicas = scale.minReplicas ?? 0;
@@ -202,7 +205,7 @@ export function normalizeConfig(raw: unknown, where = CONFIG_FILE): FunctionConf
     namespace: c.namespace ?? "default",
     version: c.version ?? "0.1.0",
     lang,
-    entry: c.entry ?? (lang === "c" ? "main.c" : "assembly/index.ts"),
+    entry: c.entry ?? DEFAULT_ENTRY[lang],
     appId: c.appId ?? c.name,
     triggers: c.triggers ?? { http: {} },
     inputs: c.inputs ?? [],

@@ -1,0 +1,264 @@
+/**
+ * The main thread's side of a component instance (worker.ts is the other side): each pool member
+ * is one worker thread holding one instance of the component. The pool gives the function its
+ * scale (minReplicas pre-warmed, maxReplicas at once, scale to zero when idle) as for core modules.
+ *
+ * Why a thread per instance: a component waits synchronously (wasi:io/poll blocks), and the
+ * answers it waits for (outgoing HTTP, Dapr) come from this thread's event loop, so its own thread
+ * must be the one that blocks. A runaway is stopped by terminating its thread at the deadline.
+ */
+import { Worker, MessageChannel, type MessagePort } from "node:worker_threads";
+import { decodeList, encodeList, ErrorCode, LogLevel, Op, text, WfnError } from "@wasm-fn/abi";
+import { ShimErrors } from "../../errors.js";
+import type { Logger } from "../../logger.js";
+import { withCallSignal } from "../host-call.js";
+import { CapabilityError, type HostCalls, type Runner } from "../instance.js";
+import type { Invocation, InvocationInput, InvocationResult } from "../invocation.js";
+import type { CompiledComponent } from "./transpile.js";
+import type { IncomingWire, OutgoingWire } from "./wasi-p2.js";
+import type { AnswerMessage, ComponentWorkerInit, FromComponentWorker, ToComponentWorker, WireRequest } from "./worker.js";
+
+export interface ComponentOptions {
+  component: CompiledComponent;
+  host: HostCalls;
+  log: Logger;
+  functionName: string;
+  timeoutMs: number;
+  maxResponseBytes: number;
+  /** limits.memory in bytes: an instance that grew to RETIRE_SHARE of it is not reused. */
+  maxMemoryBytes: number;
+  env: [string, string][];
+}
+
+/**
+ * An instance whose memory grew to this share of limits.memory is retired after its answer: the
+ * engine inside may have run out of memory while answering (StarlingMonkey then throws "out of
+ * memory" into the handler, which may catch it and answer), and a heap that full would fail the
+ * requests after it. Linear memory never shrinks, so the next instance starts small again.
+ */
+export const RETIRE_SHARE = 0.9;
+
+/** Log lines one invocation may post from its thread; the function's log budget applies on top (guest-log.ts). */
+const MAX_LOG_LINES = 1000;
+
+/** Where the compiled worker is (vitest runs src/*.ts, a worker needs dist/*.js). */
+function workerUrl(): URL {
+  const url = new URL("./worker.js", import.meta.url);
+  if (!import.meta.url.endsWith(".ts")) return url;
+  return new URL(url.href.replace("/runtime-shim/src/", "/runtime-shim/dist/"));
+}
+
+let jobSeq = 0;
+
+/** Pool members for a component; the same shape as Placement's for core modules. */
+export class ComponentPlacement {
+  readonly mode = "workers" as const;
+  readonly reason = "component";
+  private readonly live = new Set<ComponentRunner>();
+  constructor(private readonly opts: ComponentOptions) {}
+  create(): Runner {
+    const r = new ComponentRunner(this.opts, () => this.live.delete(r));
+    this.live.add(r);
+    return r;
+  }
+  charge(): string | null { return null; }
+  offload(): boolean { return false; }
+  stats(): { mode: "workers"; reason: string; threads: number } { return { mode: "workers", reason: this.reason, threads: this.live.size }; }
+  close(): void { for (const r of [...this.live]) r.dispose(); }
+}
+
+interface Job {
+  id: number;
+  inv: Invocation;
+  resolve(r: InvocationResult): void;
+  reject(e: unknown): void;
+  timer: NodeJS.Timeout;
+}
+
+export class ComponentRunner implements Runner {
+  broken = false;
+  private readonly worker: Worker;
+  private readonly answers: MessagePort;
+  private readonly flag: Int32Array;
+  private job: Job | null = null;
+  private disposed = false;
+
+  constructor(private readonly o: ComponentOptions, private readonly onGone: () => void) {
+    const sab = new SharedArrayBuffer(4);
+    this.flag = new Int32Array(sab);
+    const ch = new MessageChannel();
+    this.answers = ch.port1;
+    const init: ComponentWorkerInit = {
+      jsPath: o.component.jsPath,
+      modules: o.component.modules,
+      handlerExport: o.component.meta.handlerExport,
+      env: o.env,
+      maxResponseBytes: o.maxResponseBytes,
+      maxLogLines: MAX_LOG_LINES,
+      signal: sab,
+      answers: ch.port2,
+    };
+    this.worker = new Worker(workerUrl(), { workerData: init, transferList: [ch.port2] });
+    this.worker.unref();
+    this.worker.on("message", (m: FromComponentWorker) => this.onMessage(m));
+    this.worker.on("error", (e) => this.lost(`its worker thread failed: ${e.message}`));
+    this.worker.on("exit", (code) => this.lost(`its worker thread exited (${code})`));
+  }
+
+  invoke(inv: Invocation, budgetMs = this.o.timeoutMs): Promise<InvocationResult> {
+    if (this.broken) return Promise.reject(new WfnError(ShimErrors.WORKER_LOST, `${this.o.functionName}: its instance is gone`, { status: 503 }));
+    return new Promise((resolve, reject) => {
+      const id = ++jobSeq;
+      const timer = setTimeout(() => this.timeout(budgetMs), budgetMs);
+      this.job = { id, inv, resolve, reject, timer };
+      const msg: ToComponentWorker = { t: "invoke", job: id, deadlineIn: budgetMs, req: wireRequest(inv.input) };
+      this.worker.postMessage(msg);
+    });
+  }
+
+  private onMessage(m: FromComponentWorker): void {
+    if (m.t === "ready") return;
+    const j = this.job;
+    if (!j || m.job !== j.id) return;
+    switch (m.t) {
+      case "log":
+        j.inv.guestLog(m.level === "error" ? LogLevel.ERROR : LogLevel.INFO, m.line);
+        return;
+      case "fetch":
+        this.fetch(j, m.id, m.req);
+        return;
+      case "done":
+        if (m.dropped > 0) j.inv.logDropped(0, m.dropped, 0, 0);
+        this.finish(j);
+        if (m.memory >= RETIRE_SHARE * this.o.maxMemoryBytes) {
+          this.o.log.log("warn", `${this.o.functionName}: an instance grew to ${(m.memory / 1048576).toFixed(1)} MiB of its ${(this.o.maxMemoryBytes / 1048576).toFixed(0)} MiB limit (limits.memory) and is replaced`, { fn: this.o.functionName, requestId: j.inv.input.requestId });
+          this.break();
+        }
+        j.resolve({ status: m.status, headers: m.headers, body: m.body, outcome: outcomeOf(j.inv.input, m.status, m.body) });
+        return;
+      case "fail": {
+        if (m.dropped > 0) j.inv.logDropped(0, m.dropped, 0, 0);
+        this.finish(j);
+        // A wrong or oversized answer leaves the instance as it was; a trap, an exit or a deadline may have left it half-way.
+        if (m.broken) this.break();
+        const code = m.kind === "deadline" ? ShimErrors.TIMEOUT : m.kind === "exit" ? ShimErrors.EXIT : m.kind === "answer" ? ShimErrors.BAD_RESPONSE : m.kind === "toolarge" ? ShimErrors.RESPONSE_TOO_LARGE : ShimErrors.TRAP;
+        const status = m.kind === "deadline" ? 504 : m.kind === "answer" ? 502 : 500;
+        j.reject(new WfnError(code, `${this.o.functionName}: ${m.message}`, { status }));
+        return;
+      }
+    }
+  }
+
+  /** An outgoing request of the component, answered by the capability layer (the same grants as `http.fetch`). */
+  private fetch(j: Job, id: number, req: OutgoingWire): void {
+    const head = req.headers.map(([k, v]) => `${k}: ${v}\n`).join("");
+    let p: Uint8Array | Promise<Uint8Array>;
+    try {
+      p = withCallSignal(j.inv.signal, () => this.o.host.call(Op.HTTP_FETCH, encodeList([req.method, req.url, head, req.body]), j.inv));
+    } catch (e) {
+      return this.answer(j, id, failure(e));
+    }
+    Promise.resolve(p).then(
+      (bytes) => {
+        const [status, headers, body] = decodeList(bytes);
+        const pairs: [string, string][] = [];
+        for (const line of text(headers).split("\n")) {
+          const i = line.indexOf(": ");
+          if (i > 0) pairs.push([line.slice(0, i), line.slice(i + 2)]);
+        }
+        this.answer(j, id, { status: Number(text(status)), headers: pairs, body: body ?? new Uint8Array(0) });
+      },
+      (e: unknown) => this.answer(j, id, failure(e)),
+    );
+  }
+
+  private answer(j: Job, id: number, answer: IncomingWire): void {
+    if (this.job !== j || this.broken) return;
+    // The guest's fetch sees only an error code (StarlingMonkey says "NetworkError"): the reason goes to the log.
+    if (answer.error) j.inv.guestLog(LogLevel.WARN, `outgoing request failed (${answer.error.tag}): ${answer.error.message}`);
+    this.answers.postMessage({ id, answer } satisfies AnswerMessage);
+    Atomics.add(this.flag, 0, 1);
+    Atomics.notify(this.flag, 0);
+  }
+
+  private finish(j: Job): void {
+    clearTimeout(j.timer);
+    j.inv.end("answered");
+    this.job = null;
+  }
+
+  private timeout(budgetMs: number): void {
+    const j = this.job;
+    if (!j) return;
+    this.finish(j);
+    this.break();
+    j.reject(new WfnError(ShimErrors.TIMEOUT, `${this.o.functionName} did not answer within ${budgetMs} ms; its instance was stopped`, { status: 504 }));
+  }
+
+  private lost(why: string): void {
+    if (this.disposed) return;
+    const j = this.job;
+    this.break();
+    if (j) {
+      this.finish(j);
+      j.reject(new WfnError(ShimErrors.WORKER_LOST, `${this.o.functionName}: ${why}`, { status: 503 }));
+    } else if (!why.includes("exited (1)")) {
+      this.o.log.log("warn", `${this.o.functionName}: a component instance was lost: ${why}`, { fn: this.o.functionName });
+    }
+  }
+
+  private break(): void {
+    if (this.broken) return;
+    this.broken = true;
+    void this.worker.terminate();
+    this.answers.close();
+    this.onGone();
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.break();
+  }
+}
+
+function wireRequest(i: InvocationInput): WireRequest {
+  const headers: [string, string][] = [];
+  for (const [k, v] of Object.entries(i.headers)) {
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const x of v) headers.push([k, x]);
+    else headers.push([k, v]);
+  }
+  const host = i.headers.host;
+  return { method: i.method, path: i.query ? `${i.path}?${i.query}` : i.path, authority: typeof host === "string" ? host : "localhost", headers, body: i.body };
+}
+
+/** A capability error as wasi:http's error-code. */
+function failure(e: unknown): IncomingWire {
+  if (e instanceof CapabilityError) {
+    const tag = e.code === ErrorCode.DENIED || e.code === ErrorCode.NOT_CONFIGURED ? "HTTP-request-denied"
+      : e.code === ErrorCode.TIMEOUT ? "HTTP-response-timeout"
+      : e.code === ErrorCode.TOO_LARGE ? "HTTP-response-body-size"
+      : "internal-error";
+    return { error: { tag, message: e.message } };
+  }
+  return { error: { tag: "internal-error", message: e instanceof Error ? e.message : String(e) } };
+}
+
+/**
+ * An event's outcome from the component's HTTP answer, as Dapr reads an app's answer to a delivery:
+ * 2xx is SUCCESS unless its JSON body says {"status":"RETRY"} or {"status":"DROP"}; 404 is DROP;
+ * anything else RETRY. A request's outcome is SUCCESS (only its status matters).
+ */
+export function outcomeOf(input: InvocationInput, status: number, body: Uint8Array): number {
+  if (!input.event) return 0;
+  if (status === 404) return 2;
+  if (status < 200 || status > 299) return 1;
+  if (body.length > 0 && body.length < 4096 && body[0] === 0x7b) {
+    try {
+      const s = (JSON.parse(Buffer.from(body).toString("utf8")) as { status?: unknown }).status;
+      if (s === "RETRY") return 1;
+      if (s === "DROP") return 2;
+    } catch { /* not JSON: a success with a body */ }
+  }
+  return 0;
+}
