@@ -7,6 +7,7 @@
 # Why 48.0.8: it builds with Rust 1.95 (installed here); wasmtime 50.x needs Rust 1.97.
 # The first build takes ~11 min on 2 cores; `--locked` builds the exact dependency set wasmtime released.
 set -euo pipefail
+[ -d "$HOME/.cargo/bin" ] && export PATH="$HOME/.cargo/bin:$PATH"
 WASMTIME_VERSION="${WASMTIME_VERSION:-48.0.8}"
 CACHE="${WASM_FN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wasm-fn}"
 BIN="$CACHE/wasmtime-$WASMTIME_VERSION"

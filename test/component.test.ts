@@ -10,7 +10,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildFunction, normalizeConfig } from "@wasm-fn/build";
 import { silentLogger, startServing, type Serving } from "@wasm-fn/runtime-shim";
-import { serve, type Served } from "./harness/cli.js";
+import { cli, serve, type Served } from "./harness/cli.js";
+import { startRegistry, type RegistryHandle } from "./harness/registry.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const TESTBED = path.join(ROOT, "test/fixtures/ts-testbed");
@@ -88,7 +89,8 @@ describe("the shim serves a component", () => {
     const config = normalizeConfig({
       name: "ts-testbed", lang: "ts",
       limits: { timeout: "2s", memory: "64Mi", responseBody: "1Mi" },
-      permissions: { hosts: [`127.0.0.1:${(upstream.address() as { port: number }).port}`] },
+      states: ["statestore"],
+      permissions: { hosts: [`127.0.0.1:${(upstream.address() as { port: number }).port}`], publish: ["pubsub/allowed"] },
     });
     serving = await startServing({ functions: [{ kind: "bytes", wasm: testbed, config, origin: "ts-testbed" }], port: 0, log: silentLogger, backend: { kind: "embedded", stateFile: null } });
     base = `${serving.shim.url}/default/ts-testbed`;
@@ -177,6 +179,56 @@ describe("the shim serves a component", () => {
   });
 });
 
+describe("the TypeScript SDK's capabilities (Dapr's HTTP API, answered by the shim)", () => {
+  let serving: Serving;
+  let base: string;
+  beforeAll(async () => {
+    const config = normalizeConfig({ name: "ts-testbed", lang: "ts", states: ["statestore"], permissions: { publish: ["pubsub/allowed"] } });
+    serving = await startServing({ functions: [{ kind: "bytes", wasm: testbed, config, origin: "ts-testbed" }], port: 0, log: silentLogger, backend: { kind: "embedded", stateFile: null } });
+    base = `${serving.shim.url}/default/ts-testbed`;
+  }, 60_000);
+  afterAll(async () => { await serving?.close(); });
+  const call = async (route: string, body?: unknown) => JSON.parse((await request(`${base}/${route}`, body === undefined ? {} : { method: "POST", body: JSON.stringify(body) })).body) as { ok?: unknown; error?: { code: string; message: string } };
+
+  it("state: set, get with its ETag, a stale ETag is CONFLICT, delete, absent is null", async () => {
+    expect(await call("state-set?store=statestore&key=k1", { n: 1, s: "é\u0001" })).toEqual({ ok: null });
+    const got = (await call("state-get?store=statestore&key=k1")).ok as { key: string; value: unknown; etag: string };
+    expect(got.value).toEqual({ n: 1, s: "é\u0001" });
+    expect(got.etag).not.toBe("");
+    expect(await call(`state-set?store=statestore&key=k1&etag=${got.etag}`, { n: 2 })).toEqual({ ok: null });
+    const stale = await call(`state-set?store=statestore&key=k1&etag=${got.etag}`, { n: 3 });
+    expect(stale.error?.code).toBe("CONFLICT");
+    expect(((await call("state-get?store=statestore&key=k1")).ok as { value: unknown }).value).toEqual({ n: 2 });
+    expect(await call("state-delete?store=statestore&key=k1")).toEqual({ ok: null });
+    expect(await call("state-get?store=statestore&key=k1")).toEqual({ ok: null });
+  });
+
+  it("state: first-write creates only if absent; bulk reads; a transaction is all or nothing", async () => {
+    expect(await call("state-set?store=statestore&key=once&concurrency=first-write", "a")).toEqual({ ok: null });
+    expect((await call("state-set?store=statestore&key=once&concurrency=first-write", "b")).error?.code).toBe("CONFLICT");
+    expect(await call("state-transact?store=statestore", [{ operation: "upsert", key: "t1", value: [1] }, { operation: "upsert", key: "t2", value: "two" }])).toEqual({ ok: null });
+    const bulk = (await call("state-bulk?store=statestore&key=t1&key=t2&key=none")).ok as { key: string; value: unknown }[];
+    expect(bulk.map((i) => [i.key, i.value])).toEqual([["t1", [1]], ["t2", "two"], ["none", null]]);
+    const bad = await call("state-transact?store=statestore", [{ operation: "upsert", key: "t3", value: 3 }, { operation: "delete", key: "t1", etag: "not-the-etag" }]);
+    expect(bad.error?.code).toBe("CONFLICT");
+    expect(await call("state-get?store=statestore&key=t3")).toEqual({ ok: null });
+  });
+
+  it("a store, topic or host not granted is DENIED, the same as for an AssemblyScript function", async () => {
+    const store = await call("state-get?store=other&key=k");
+    expect(store.error?.code).toBe("DENIED");
+    expect(store.error?.message).toMatch(/other/);
+    expect(await call("publish?pubsub=pubsub&topic=allowed", { a: 1 })).toEqual({ ok: null });
+    expect((await call("publish?pubsub=pubsub&topic=secret", { a: 1 })).error?.code).toBe("DENIED");
+  });
+
+  it("a Dapr API path the shim does not serve to components is 501 with a sentence", async () => {
+    const r = await request(`${base}/dapr-raw?path=${encodeURIComponent("/v1.0/actors/x/y/method/z")}`);
+    expect(r.status).toBe(501);
+    expect(JSON.parse(r.body).message).toMatch(/not part of Dapr's API that wasm-fn serves to components/);
+  });
+});
+
 describe("wasm-fn run examples/hello-ts", () => {
   let served: Served;
   beforeAll(async () => { served = await serve([HELLO_TS], ["--no-access-log"]); }, 60_000);
@@ -186,4 +238,39 @@ describe("wasm-fn run examples/hello-ts", () => {
     expect((await request(`${served.url}/default/hello-ts?name=ts`)).body).toBe("hello, ts\n");
     expect((await request(`${served.url}/hello-ts`)).body).toBe("hello, world\n");
   });
+});
+
+describe("a TypeScript function's OCI form: the CNCF Wasm artifact", () => {
+  let reg: RegistryHandle;
+  beforeAll(async () => { reg = await startRegistry(); });
+  afterAll(async () => { await reg?.stop(); });
+
+  it("build packs the component as application/wasm with its world; skopeo reads it; inspect says so; run <ref> serves it", async () => {
+    const build = await cli(["build", HELLO_TS]);
+    expect(build.code, build.stderr).toBe(0);
+    const ref = `${reg.host}/wasm-fn/hello-ts:0.1.0`;
+    const push = await cli(["push", ref, HELLO_TS, "--insecure"]);
+    expect(push.code, push.stderr).toBe(0);
+    const { execFile } = await import("node:child_process");
+    const raw = await new Promise<string>((res, rej) => execFile("skopeo", ["inspect", "--tls-verify=false", "--raw", `docker://${ref}`], (e, out) => (e ? rej(e) : res(out))));
+    const manifest = JSON.parse(raw) as { config: { mediaType: string }; layers: { mediaType: string }[] };
+    expect(manifest.config.mediaType).toBe("application/vnd.wasm.config.v0+json");
+    expect(manifest.layers.map((l) => l.mediaType)).toEqual(["application/wasm"]);
+    const insp = await cli(["--json", "inspect", ref, "--insecure"]);
+    expect(insp.code, insp.stderr).toBe(0);
+    const cfg = (JSON.parse(insp.stdout) as { config: { content: { os: string; component: { target: string; exports: string[] } } } }).config.content;
+    expect(cfg.os).toBe("wasip2");
+    expect(cfg.component.target).toBe("wasi:http/proxy@0.2.10");
+    expect(cfg.component.exports).toEqual(["wasi:http/incoming-handler@0.2.10"]);
+    expect((await cli(["inspect", ref, "--insecure"])).stdout).toContain("component   wasi:http/proxy@0.2.10");
+    const cache = await mkdtemp(path.join(tmpdir(), "wfn-cache-"));
+    const shim = await serve([ref, "--insecure"], [], { env: { WASM_FN_CACHE: cache } });
+    try {
+      expect(await (await fetch(`${shim.url}/default/hello-ts?name=oci`)).text()).toBe("hello, oci\n");
+      expect(await (await fetch(`${shim.url}/hello-ts`)).text()).toBe("hello, world\n");
+    } finally {
+      await shim.stop();
+      await rm(cache, { recursive: true, force: true });
+    }
+  }, 180_000);
 });

@@ -26,6 +26,12 @@ export interface FunctionImageInput {
   metadata: Record<string, unknown>;
   /** Function source folder; gives org.opencontainers.image.{source,revision,created} when inside git. */
   sourceDir?: string;
+  /**
+   * The module is a component (a TS/JS function, a wasi:http/proxy component): what it imports and
+   * exports, and the world it targets. Packed only as the CNCF Wasm OCI artifact (os wasip2, the
+   * config's `component` field), the form component hosts (wkg, runwasi, Spin) read.
+   */
+  component?: { imports: string[]; exports: string[]; target: string | null };
 }
 
 /** An image in memory: every blob by digest, plus the manifest and the layout's index.json. */
@@ -45,6 +51,7 @@ function validate(input: FunctionImageInput): void {
   if (!NAME_RE.test(input.name)) throw ociError(OciErrorCode.IMAGE_INVALID, `function name '${input.name}' cannot be a file name in an image: use letters, digits, '.', '_' or '-'`);
   if (!input.version) throw ociError(OciErrorCode.IMAGE_INVALID, `function '${input.name}' has no version: set one in its metadata (e.g. 0.1.0)`);
   if (input.format !== "image" && input.format !== "artifact") throw ociError(OciErrorCode.IMAGE_INVALID, `unknown image format '${String(input.format)}': use 'image' or 'artifact'`);
+  if (input.component && input.format !== "artifact") throw ociError(OciErrorCode.IMAGE_INVALID, `'${input.name}' is a component: it is packed as a Wasm OCI artifact (--format artifact); the WasmEdge image form is for the wasm-fn ABI's modules`);
   if (input.wasm.length < 8 || WASM_MAGIC.some((b, i) => input.wasm[i] !== b)) {
     throw ociError(OciErrorCode.IMAGE_INVALID, `the module for '${input.name}' does not start with the Wasm magic bytes (\\0asm); rebuild it with 'wasm-fn build'`);
   }
@@ -73,7 +80,10 @@ function annotations(input: FunctionImageInput, prov: Provenance): Record<string
 function layerAndConfig(input: FunctionImageInput, prov: Provenance): { layer: Buffer; layerType: string; config: Buffer; configType: string; inflated?: number } {
   if (input.format === "artifact") {
     const layer = Buffer.from(input.wasm);
-    const config = { created: prov.created, ...WASM_PLATFORM, layerDigests: [sha256Digest(layer)] };
+    const c = input.component;
+    const config = c
+      ? { created: prov.created, ...WASM_PLATFORM, os: "wasip2", layerDigests: [sha256Digest(layer)], component: { exports: c.exports, imports: c.imports, ...(c.target ? { target: c.target } : {}) } }
+      : { created: prov.created, ...WASM_PLATFORM, layerDigests: [sha256Digest(layer)] };
     return { layer, layerType: MediaType.wasmLayer, config: Buffer.from(canonicalJson(config)), configType: MediaType.wasmConfig };
   }
   // 0755: crun looks the entrypoint up as an executable before handing it to WasmEdge.

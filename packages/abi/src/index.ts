@@ -5,3 +5,4 @@ export * from "./validate.js";
 export * from "./leb128.js";
 export * from "./memory-limit.js";
 export * from "./table-limit.js";
+export { componentInterfaces, isComponentBytes, type ComponentInterfaces } from "./component.js";

@@ -43,8 +43,9 @@ export interface TsBuild {
  * Builds the function whose handler is `entry` (relative to `fnDir`). `lang: "js"` skips the type check.
  * @example const { component } = await compileTypeScript("examples/hello-ts", "src/index.ts", "ts");
  */
-export async function compileTypeScript(fnDir: string, entry: string, lang: "ts" | "js", opts: { onStep?: (s: string) => void; name?: string } = {}): Promise<TsBuild> {
+export async function compileTypeScript(dir: string, entry: string, lang: "ts" | "js", opts: { onStep?: (s: string) => void; name?: string } = {}): Promise<TsBuild> {
   const t0 = performance.now();
+  const fnDir = path.resolve(dir);
   const entryAbs = path.resolve(fnDir, entry);
   if (!existsSync(entryAbs)) throw new WfnError(BuildErrors.COMPILE, `${entry} does not exist in ${fnDir}: write the handler there, or set entry: in wasm-fn.yaml`);
   if (lang === "ts") {
@@ -109,7 +110,9 @@ async function typeCheck(fnDir: string, entryAbs: string): Promise<void> {
     rootNames = [entryAbs];
   }
   const program = ts.createProgram([...rootNames, path.join(SDK_TS, "wasi.d.ts")], options);
-  const diags = ts.getPreEmitDiagnostics(program).filter((d) => d.category === ts.DiagnosticCategory.Error);
+  // The SDK's own sources are checked by this repository's tests; under a user's compiler options
+  // they could report what is not the user's to fix. The user's uses of its types are checked.
+  const diags = ts.getPreEmitDiagnostics(program).filter((d) => d.category === ts.DiagnosticCategory.Error && !d.file?.fileName.startsWith(SDK_TS));
   if (diags.length > 0) throw checkError(ts, fnDir, diags, path.relative(fnDir, entryAbs));
 }
 

@@ -15,7 +15,7 @@ export function buildProgram(): Command {
 
   program.command("init <dir>")
     .description("scaffold a function that builds and runs as generated")
-    .option("--lang <lang>", "as (AssemblyScript) or c", "as")
+    .option("--lang <lang>", "as (AssemblyScript), c, ts (TypeScript) or js (JavaScript)", "as")
     .option("--trigger <trigger>", "http or event", "http")
     .option("--name <name>", "function name (default: the directory name)")
     .action(action("init"));

@@ -132,7 +132,7 @@ export const pubsub = {
     const body = typeof data === "string" || data instanceof Uint8Array ? data : JSON.stringify(data);
     const contentType = opts.contentType ?? (typeof data === "string" ? "text/plain" : data instanceof Uint8Array ? "application/octet-stream" : "application/json");
     const q = Object.entries(opts.metadata ?? {}).map(([k, v]) => `metadata.${seg(k)}=${seg(v)}`).join("&");
-    await call(`pubsub.publish ${pubsubName}/${topic}`, `/v1.0/publish/${seg(pubsubName)}/${seg(topic)}${q ? `?${q}` : ""}`, { method: "POST", headers: { "content-type": contentType }, body });
+    await call(`pubsub.publish ${pubsubName}/${topic}`, `/v1.0/publish/${seg(pubsubName)}/${seg(topic)}${q ? `?${q}` : ""}`, { method: "POST", headers: { "content-type": contentType }, body: body as BodyInit });
   },
 };
 

@@ -47,7 +47,8 @@ function readAll(body: IncomingBody): Uint8Array {
 
 /** Drops a resource now (a child resource must go before its parent is finished). */
 function dispose(r: unknown): void {
-  const d = (r as { [Symbol.dispose]?: () => void })[Symbol.dispose];
+  const sym = (Symbol as unknown as { dispose?: symbol }).dispose;
+  const d = sym === undefined ? undefined : (r as Record<symbol, unknown>)[sym];
   if (typeof d === "function") d.call(r);
 }
 
@@ -58,7 +59,7 @@ function toRequest(incoming: IncomingRequest): Request {
   const url = `http://${incoming.authority() ?? headers.get("host") ?? "localhost"}${incoming.pathWithQuery() ?? "/"}`;
   const body = readAll(incoming.consume());
   const init: RequestInit = { method, headers };
-  if (method !== "GET" && method !== "HEAD" && body.length > 0) init.body = body;
+  if (method !== "GET" && method !== "HEAD" && body.length > 0) init.body = body as unknown as BodyInit;
   return new Request(url, init);
 }
 

@@ -1,4 +1,5 @@
 import path from "node:path";
+import { componentInterfaces } from "@wasm-fn/abi";
 import { buildFunction, type BuildResult } from "@wasm-fn/build";
 import { progress, print } from "../output.js";
 
@@ -11,14 +12,18 @@ export interface Packaged {
 export async function buildAndPackage(dir: string, opts: { optimize?: boolean; wasmedge?: boolean; image?: boolean; format?: string; tar?: boolean }, step: (s: string) => void): Promise<Packaged> {
   const result = await buildFunction(dir, { optimize: opts.optimize !== false, wasmedge: opts.wasmedge !== false, onStep: step });
   if (opts.image === false) return { result };
-  step(`writing OCI ${opts.format === "artifact" ? "artifact" : "image"} to dist/oci`);
+  // A component (TS/JS) has one OCI form: the CNCF Wasm artifact, with its imports, exports and world in the config.
+  const component = result.metadata.component ? componentInterfaces(result.wasm) : undefined;
+  const format = component ? "artifact" : opts.format === "artifact" ? "artifact" : "image";
+  step(`writing OCI ${format === "artifact" ? `artifact${component ? ` (component, ${component.world ?? "no known world"})` : ""}` : "image"} to dist/oci`);
   const { writeImageLayout } = await import("@wasm-fn/oci");
   const layout = path.join(dir, "dist", "oci");
   const tarPath = opts.tar ? path.join(dir, "dist", `${result.metadata.name}.oci.tar`) : undefined;
   const written = await writeImageLayout(
     {
       name: result.metadata.name, version: result.metadata.version, wasm: result.wasm, ...(result.wasmedge ? { wasmedge: result.wasmedge } : {}),
-      format: opts.format === "artifact" ? "artifact" : "image", metadata: result.metadata as unknown as Record<string, unknown>, sourceDir: dir,
+      format, metadata: result.metadata as unknown as Record<string, unknown>, sourceDir: dir,
+      ...(component ? { component: { imports: component.imports, exports: component.exports, target: component.world } } : {}),
     },
     layout,
     tarPath ? { tarPath } : {},

@@ -5,12 +5,12 @@ import { print } from "../output.js";
 
 const NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
-/** `wasm-fn init <dir> --lang as|c --trigger http|event`: a function that builds and runs as generated. */
+/** `wasm-fn init <dir> --lang as|c|ts|js --trigger http|event`: a function that builds and runs as generated. */
 export async function run(args: unknown[], opts: Record<string, unknown>, global: Record<string, unknown>): Promise<number> {
   const dir = path.resolve(String(args[0]));
   const lang = String(opts.lang);
   const trigger = String(opts.trigger);
-  if (lang !== "as" && lang !== "c") throw new WfnError("WFN_USAGE", `--lang must be 'as' (AssemblyScript) or 'c', got '${lang}'`);
+  if (!(lang in LANGS)) throw new WfnError("WFN_USAGE", `--lang must be 'as' (AssemblyScript), 'c', 'ts' (TypeScript) or 'js' (JavaScript), got '${lang}'`);
   if (trigger !== "http" && trigger !== "event") throw new WfnError("WFN_USAGE", `--trigger must be 'http' or 'event', got '${trigger}'`);
   const name = String(opts.name ?? path.basename(dir)).toLowerCase();
   if (!NAME.test(name)) throw new WfnError("WFN_USAGE", `'${name}' is not a valid function name (lower-case letters, digits and '-'); pass --name`);
@@ -19,14 +19,20 @@ export async function run(args: unknown[], opts: Record<string, unknown>, global
 
   const files: Record<string, string> = { "wasm-fn.yaml": config(name, lang, trigger), ".gitignore": "dist/\n" };
   if (lang === "as") files["assembly/index.ts"] = trigger === "http" ? AS_HTTP : AS_EVENT;
-  else files["main.c"] = trigger === "http" ? C_HTTP : C_EVENT;
+  else if (lang === "c") files["main.c"] = trigger === "http" ? C_HTTP : C_EVENT;
+  else {
+    const src = trigger === "http" ? TS_HTTP : TS_EVENT;
+    files[`src/index.${lang}`] = lang === "ts" ? src : stripTypes(src);
+    files["package.json"] = JSON.stringify({ name, private: true, type: "module", description: `${name}: a wasm-fn function (wasi:http/proxy component)` }, null, 2) + "\n";
+    if (lang === "ts") files["tsconfig.json"] = TSCONFIG;
+  }
   for (const [rel, text] of Object.entries(files)) {
     await mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
     await writeFile(path.join(dir, rel), text, { flag: "wx" });
   }
   const shown = path.relative(process.cwd(), dir) || ".";
   print(Boolean(global.json), { dir, name, lang, trigger, files: Object.keys(files) }, () =>
-    `created ${name} (${lang === "as" ? "AssemblyScript" : "C"}, ${trigger} trigger) in ${shown}\nnext: wasm-fn build ${shown} && wasm-fn run ${shown}`);
+    `created ${name} (${LANGS[lang as keyof typeof LANGS]}, ${trigger} trigger) in ${shown}\nnext: wasm-fn build ${shown} && wasm-fn run ${shown}`);
   return 0;
 }
 
@@ -36,7 +42,7 @@ name: ${name}
 namespace: default
 version: 0.1.0
 lang: ${lang}
-${lang === "c" ? "entry: main.c\n" : ""}`;
+${lang === "c" ? "entry: main.c\n" : lang === "ts" || lang === "js" ? `entry: src/index.${lang}\n` : ""}`;
   const http = `triggers:
   http:
     route:
@@ -54,9 +60,54 @@ inputs:
   maxReplicas: 16
 limits:
   timeout: 10s
-  memory: 16Mi
+  memory: ${lang === "ts" || lang === "js" ? "64Mi" : "16Mi"}
 `;
 }
+
+const LANGS = { as: "AssemblyScript", c: "C", ts: "TypeScript", js: "JavaScript" } as const;
+
+/** The JavaScript template is the TypeScript one without its annotations. */
+function stripTypes(src: string): string {
+  return src.replace(/: Promise<Response>/g, "").replace(/\(request: Request\)/g, "(request)").replace(/ as \{[^}]*\}/g, "");
+}
+
+const TSCONFIG = `{
+  "compilerOptions": {
+    "target": "ES2022",
+    "module": "ESNext",
+    "moduleResolution": "Bundler",
+    "lib": ["ES2022", "WebWorker"],
+    "types": [],
+    "strict": true,
+    "skipLibCheck": true,
+    "noEmit": true
+  },
+  "include": ["src"]
+}
+`;
+
+const TS_HTTP = `// GET /default/<name>?name=you -> {"greeting":"hello, you"}. Web Request and Response, npm packages
+// that run in browsers or Workers, and the capabilities in "@wasm-fn/sdk" (docs/typescript.md).
+export default {
+  async fetch(request: Request): Promise<Response> {
+    const who = new URL(request.url).searchParams.get("name") || "world";
+    return Response.json({ greeting: \`hello, \${who}\` });
+  },
+};
+`;
+
+const TS_EVENT = `import { Event, eventOf } from "@wasm-fn/sdk";
+
+// Called once per event (a CloudEvent); answer Event.retry() to have it delivered again, Event.drop() to give up.
+export default {
+  async fetch(request: Request): Promise<Response> {
+    const event = await eventOf(request);
+    if (!event) return new Response("this function consumes events; publish to its topic", { status: 400 });
+    console.log(\`event \${event.id} on \${event.topic}: \${event.text()}\`);
+    return Event.success();
+  },
+};
+`;
 
 const AS_HTTP = `import { Request, Response, JSON } from "@wasm-fn/sdk";
 

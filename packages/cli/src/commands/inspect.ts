@@ -2,7 +2,7 @@ import { print } from "../output.js";
 import type { InspectResult } from "@wasm-fn/oci";
 
 function human(r: InspectResult, size: (n: number) => string): string {
-  const cfg = r.config.content as { architecture?: string; os?: string; config?: { Entrypoint?: string[] } };
+  const cfg = r.config.content as { architecture?: string; os?: string; config?: { Entrypoint?: string[] }; component?: { target?: string; exports?: string[]; imports?: string[] } };
   const lines = [
     `${r.target} (${r.source})`,
     `digest      ${r.digest}`,
@@ -10,6 +10,13 @@ function human(r: InspectResult, size: (n: number) => string): string {
     `platform    ${cfg.os ?? "?"}/${cfg.architecture ?? "?"}`,
   ];
   if (cfg.config?.Entrypoint) lines.push(`entrypoint  ${cfg.config.Entrypoint.join(" ")}`);
+  if (cfg.component) {
+    lines.push(`component   ${cfg.component.target ?? "(no world the shim serves)"}`);
+    lines.push(`  exports   ${(cfg.component.exports ?? []).join(", ") || "-"}`);
+    lines.push(`  imports   ${(cfg.component.imports ?? []).join(", ") || "-"}`);
+  } else if (r.layers.some((l) => l.mediaType === "application/wasm") || cfg.config?.Entrypoint) {
+    lines.push("module      a core module (the wasm-fn ABI)");
+  }
   lines.push(`size        ${size(r.totalSize)} (manifest ${size(r.size)})`);
   lines.push(`config      ${r.config.mediaType} ${r.config.digest} (${size(r.config.size)})`);
   lines.push("layers");

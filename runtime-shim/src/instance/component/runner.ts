@@ -14,6 +14,7 @@ import type { Logger } from "../../logger.js";
 import { withCallSignal } from "../host-call.js";
 import { CapabilityError, type HostCalls, type Runner } from "../instance.js";
 import type { Invocation, InvocationInput, InvocationResult } from "../invocation.js";
+import { daprApi, isDaprUrl } from "./dapr-api.js";
 import type { CompiledComponent } from "./transpile.js";
 import type { IncomingWire, OutgoingWire } from "./wasi-p2.js";
 import type { AnswerMessage, ComponentWorkerInit, FromComponentWorker, ToComponentWorker, WireRequest } from "./worker.js";
@@ -151,6 +152,13 @@ export class ComponentRunner implements Runner {
 
   /** An outgoing request of the component, answered by the capability layer (the same grants as `http.fetch`). */
   private fetch(j: Job, id: number, req: OutgoingWire): void {
+    let url: URL | null = null;
+    try { url = new URL(req.url); } catch { /* the HTTP capability says what is wrong with it */ }
+    if (url && isDaprUrl(url)) {
+      const call = (op: number, args: Uint8Array) => withCallSignal(j.inv.signal, () => this.o.host.call(op, args, j.inv));
+      void daprApi(req, call).then((a) => this.answer(j, id, a));
+      return;
+    }
     const head = req.headers.map(([k, v]) => `${k}: ${v}\n`).join("");
     let p: Uint8Array | Promise<Uint8Array>;
     try {
@@ -227,6 +235,15 @@ function wireRequest(i: InvocationInput): WireRequest {
     if (v === undefined) continue;
     if (Array.isArray(v)) for (const x of v) headers.push([k, x]);
     else headers.push([k, v]);
+  }
+  // An event arrives as a CloudEvent in HTTP binary mode: its attributes as ce-* headers, its data as the body.
+  const ev = i.event;
+  if (ev) {
+    for (const k of ["id", "source", "type", "specversion", "subject", "time", "topic", "pubsubname", "input"] as const) {
+      const v = ev[k];
+      if (v !== undefined && !headers.some(([h]) => h === `ce-${k}`)) headers.push([`ce-${k}`, v]);
+    }
+    if (ev.datacontenttype && !headers.some(([h]) => h === "content-type")) headers.push(["content-type", ev.datacontenttype]);
   }
   const host = i.headers.host;
   return { method: i.method, path: i.query ? `${i.path}?${i.query}` : i.path, authority: typeof host === "string" ? host : "localhost", headers, body: i.body };
