@@ -283,6 +283,8 @@ export class ServedFunction {
       timeoutMs: config.limits.timeoutMs, maxResponseBytes: config.limits.responseBytes,
       maxMemoryBytes: config.limits.memoryPages * 65536,
       env: componentEnv(config),
+      // One instance per thread; beyond the cores more threads only help requests that wait on I/O.
+      workers: Math.max(2, this.opts.threads ?? availableParallelism()),
     });
     const pool = this.makePool(config, () => placement.create(), null);
     return { config, host, module: component, origin, placement, pool, fresh: null, loadedAt: Date.now() };

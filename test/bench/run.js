@@ -6,7 +6,7 @@
  *
  * Needs: `npx tsc -b` done (npm run bench does it), wrk (Debian package `wrk`, installed by
  * scripts/provision.sh). Uses only 127.0.0.1. Environment: BENCH_ROUNDS (default 5),
- * BENCH_SECONDS (wrk duration per run, default 5), BENCH_SKIP (comma list: limits,p7,dapr,wasmedge,kube,abuse).
+ * BENCH_SECONDS (wrk duration per run, default 5), BENCH_SKIP (comma list: limits,p7,dapr,wasmedge,components,kube,abuse).
  */
 import { existsSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
@@ -18,6 +18,7 @@ import { runInProcess } from "./inprocess.js";
 import { runLimits } from "./limits.js";
 import { runAbuse } from "./abuse.js";
 import { wasmedgeRows } from "./wasmedge.js";
+import { componentRows } from "./components.js";
 import { BIN, ROOT, cpuSeconds, freePort, get, hasWrk, machineLine, median, rssOf, sleep, startNode, wrk } from "./lib.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -50,6 +51,7 @@ async function main() {
     extra.inproc = await runInProcess();
     if (!SKIP.has("dapr")) rows.push(...(await daprRows(extra.notes)));
     if (!SKIP.has("wasmedge")) rows.push(...(await wasmedgeRows({ rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, log, work })));
+    if (!SKIP.has("components")) rows.push(...(await componentRows({ rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, log, work })));
     if (!SKIP.has("kube")) rows.push(...(await kubeRows(work, extra.notes)));
     if (!SKIP.has("limits")) extra.limits = await runLimits({ rounds: Math.max(1, Math.min(3, ROUNDS)), log });
     if (!SKIP.has("abuse")) {

@@ -214,7 +214,9 @@ export function normalizeConfig(raw: unknown, where = CONFIG_FILE): FunctionConf
     isolation: c.isolation ?? "reuse",
     limits: {
       timeoutMs: toMs(limits.timeout ?? "10s"),
-      memoryPages: Math.ceil(toBytes(limits.memory ?? "64Mi") / 65536),
+      // A component (ts/js) carries SpiderMonkey, whose heap settles near 90 MiB under steady load and which
+      // aborts when its GC cannot grow memory (docs/typescript.md, "Memory"): it needs the headroom.
+      memoryPages: Math.ceil(toBytes(limits.memory ?? (lang === "ts" || lang === "js" ? "256Mi" : "64Mi")) / 65536),
       requestBytes: toBytes(limits.requestBody ?? "1Mi"),
       responseBytes: toBytes(limits.responseBody ?? "8Mi"),
       log: {

@@ -17,6 +17,7 @@ import type { Invocation, InvocationInput, InvocationResult } from "../invocatio
 import { daprApi, isDaprUrl } from "./dapr-api.js";
 import type { CompiledComponent } from "./transpile.js";
 import type { IncomingWire, OutgoingWire } from "./wasi-p2.js";
+import { LostBeforeStart } from "../worker/remote.js";
 import type { AnswerMessage, ComponentWorkerInit, FromComponentWorker, ToComponentWorker, WireRequest } from "./worker.js";
 
 export interface ComponentOptions {
@@ -51,21 +52,50 @@ function workerUrl(): URL {
 
 let jobSeq = 0;
 
-/** Pool members for a component; the same shape as Placement's for core modules. */
+/**
+ * Requests one worker may hold at once: the one running and the ones queued behind it. Queued
+ * requests start the moment the one before answers, without waiting for the main thread (a thread
+ * hop each way costs more than a small component's whole answer); a request blocked on I/O holds
+ * the ones behind it, which is why a function gets several workers.
+ */
+export const SLOTS_PER_WORKER = 4;
+
+/**
+ * Pool members for a component; the same shape as Placement's for core modules. Each member is a
+ * slot on one of the function's worker threads (at most `workers`), each thread one instance.
+ */
 export class ComponentPlacement {
   readonly mode = "workers" as const;
   readonly reason = "component";
-  private readonly live = new Set<ComponentRunner>();
-  constructor(private readonly opts: ComponentOptions) {}
+  private readonly threads = new Set<ComponentWorker>();
+  constructor(private readonly opts: ComponentOptions & { workers: number }) {}
   create(): Runner {
-    const r = new ComponentRunner(this.opts, () => this.live.delete(r));
-    this.live.add(r);
-    return r;
+    let best: ComponentWorker | null = null;
+    for (const w of this.threads) if (!w.broken && (best === null || w.slots < best.slots)) best = w;
+    if (best === null || (best.slots >= SLOTS_PER_WORKER && this.threads.size < this.opts.workers)) {
+      const w: ComponentWorker = new ComponentWorker(this.opts, () => this.threads.delete(w));
+      this.threads.add(w);
+      best = w;
+    }
+    return new ComponentSlot(best);
   }
   charge(): string | null { return null; }
   offload(): boolean { return false; }
-  stats(): { mode: "workers"; reason: string; threads: number } { return { mode: "workers", reason: this.reason, threads: this.live.size }; }
-  close(): void { for (const r of [...this.live]) r.dispose(); }
+  stats(): { mode: "workers"; reason: string; threads: number } { return { mode: "workers", reason: this.reason, threads: this.threads.size }; }
+  close(): void { for (const w of [...this.threads]) w.dispose(); }
+}
+
+/** One pool member: a place in a worker's line. */
+class ComponentSlot implements Runner {
+  private gone = false;
+  constructor(private readonly w: ComponentWorker) { w.slots++; }
+  get broken(): boolean { return this.w.broken; }
+  invoke(inv: Invocation, budgetMs?: number): Promise<InvocationResult> { return this.w.invoke(inv, budgetMs); }
+  dispose(): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.w.release();
+  }
 }
 
 interface Job {
@@ -74,14 +104,18 @@ interface Job {
   resolve(r: InvocationResult): void;
   reject(e: unknown): void;
   timer: NodeJS.Timeout;
+  budgetMs: number;
 }
 
-export class ComponentRunner implements Runner {
+/** A worker thread with one instance of the component, answering its jobs in the order they came. */
+export class ComponentWorker {
   broken = false;
+  slots = 0;
   private readonly worker: Worker;
   private readonly answers: MessagePort;
   private readonly flag: Int32Array;
-  private job: Job | null = null;
+  /** In flight, oldest (the running one) first. */
+  private readonly jobs: Job[] = [];
   private disposed = false;
 
   constructor(private readonly o: ComponentOptions, private readonly onGone: () => void) {
@@ -107,20 +141,37 @@ export class ComponentRunner implements Runner {
   }
 
   invoke(inv: Invocation, budgetMs = this.o.timeoutMs): Promise<InvocationResult> {
-    if (this.broken) return Promise.reject(new WfnError(ShimErrors.WORKER_LOST, `${this.o.functionName}: its instance is gone`, { status: 503 }));
+    if (this.broken) return Promise.reject(new LostBeforeStart(ShimErrors.WORKER_LOST, `${this.o.functionName}: its instance is gone`, { status: 503 }));
     return new Promise((resolve, reject) => {
       const id = ++jobSeq;
-      const timer = setTimeout(() => this.timeout(budgetMs), budgetMs);
-      this.job = { id, inv, resolve, reject, timer };
-      const msg: ToComponentWorker = { t: "invoke", job: id, deadlineIn: budgetMs, req: wireRequest(inv.input) };
+      const job: Job = { id, inv, resolve, reject, budgetMs, timer: setTimeout(() => this.timeout(job), budgetMs) };
+      this.jobs.push(job);
+      const msg: ToComponentWorker = { t: "invoke", job: id, notAfter: Date.now() + budgetMs, req: wireRequest(inv.input) };
       this.worker.postMessage(msg);
     });
   }
 
+  /** A slot left the pool: the thread goes with its last one (scale to zero). */
+  release(): void {
+    this.slots--;
+    if (this.slots <= 0 && this.jobs.length === 0) this.dispose();
+  }
+
+  private find(id: number): Job | undefined {
+    return this.jobs.find((j) => j.id === id);
+  }
+
+  private take(j: Job): void {
+    clearTimeout(j.timer);
+    const i = this.jobs.indexOf(j);
+    if (i >= 0) this.jobs.splice(i, 1);
+    j.inv.end("answered");
+  }
+
   private onMessage(m: FromComponentWorker): void {
     if (m.t === "ready") return;
-    const j = this.job;
-    if (!j || m.job !== j.id) return;
+    const j = this.find(m.job);
+    if (!j) return;
     switch (m.t) {
       case "log":
         j.inv.guestLog(m.level === "error" ? LogLevel.ERROR : LogLevel.INFO, m.line);
@@ -130,21 +181,22 @@ export class ComponentRunner implements Runner {
         return;
       case "done":
         if (m.dropped > 0) j.inv.logDropped(0, m.dropped, 0, 0);
-        this.finish(j);
+        this.take(j);
+        j.resolve({ status: m.status, headers: m.headers, body: m.body, outcome: outcomeOf(j.inv.input, m.status, m.body) });
         if (m.memory >= RETIRE_SHARE * this.o.maxMemoryBytes) {
           this.o.log.log("warn", `${this.o.functionName}: an instance grew to ${(m.memory / 1048576).toFixed(1)} MiB of its ${(this.o.maxMemoryBytes / 1048576).toFixed(0)} MiB limit (limits.memory) and is replaced`, { fn: this.o.functionName, requestId: j.inv.input.requestId });
-          this.break();
+          this.break(null);
         }
-        j.resolve({ status: m.status, headers: m.headers, body: m.body, outcome: outcomeOf(j.inv.input, m.status, m.body) });
         return;
       case "fail": {
         if (m.dropped > 0) j.inv.logDropped(0, m.dropped, 0, 0);
-        this.finish(j);
-        // A wrong or oversized answer leaves the instance as it was; a trap, an exit or a deadline may have left it half-way.
-        if (m.broken) this.break();
+        this.take(j);
+        if (m.kind === "late") return; // its caller already had its 504
         const code = m.kind === "deadline" ? ShimErrors.TIMEOUT : m.kind === "exit" ? ShimErrors.EXIT : m.kind === "answer" ? ShimErrors.BAD_RESPONSE : m.kind === "toolarge" ? ShimErrors.RESPONSE_TOO_LARGE : ShimErrors.TRAP;
         const status = m.kind === "deadline" ? 504 : m.kind === "answer" ? 502 : 500;
         j.reject(new WfnError(code, `${this.o.functionName}: ${m.message}`, { status }));
+        // A wrong or oversized answer leaves the instance as it was; a trap, an exit or a deadline may have left it half-way.
+        if (m.broken) this.break(null);
         return;
       }
     }
@@ -181,7 +233,7 @@ export class ComponentRunner implements Runner {
   }
 
   private answer(j: Job, id: number, answer: IncomingWire): void {
-    if (this.job !== j || this.broken) return;
+    if (this.jobs[0] !== j || this.broken) return;
     // The guest's fetch sees only an error code (StarlingMonkey says "NetworkError"): the reason goes to the log.
     if (answer.error) j.inv.guestLog(LogLevel.WARN, `outgoing request failed (${answer.error.tag}): ${answer.error.message}`);
     this.answers.postMessage({ id, answer } satisfies AnswerMessage);
@@ -189,35 +241,37 @@ export class ComponentRunner implements Runner {
     Atomics.notify(this.flag, 0);
   }
 
-  private finish(j: Job): void {
-    clearTimeout(j.timer);
-    j.inv.end("answered");
-    this.job = null;
-  }
-
-  private timeout(budgetMs: number): void {
-    const j = this.job;
-    if (!j) return;
-    this.finish(j);
-    this.break();
-    j.reject(new WfnError(ShimErrors.TIMEOUT, `${this.o.functionName} did not answer within ${budgetMs} ms; its instance was stopped`, { status: 504 }));
+  private timeout(j: Job): void {
+    if (!this.jobs.includes(j)) return;
+    const running = this.jobs[0] === j;
+    this.take(j);
+    j.reject(new WfnError(ShimErrors.TIMEOUT, running
+      ? `${this.o.functionName} did not answer within ${j.budgetMs} ms; its instance was stopped`
+      : `${this.o.functionName} did not start this request within ${j.budgetMs} ms: its instances were busy`, { status: 504 }));
+    // The running one is stopped with its thread; a queued one is skipped when its turn comes.
+    if (running) this.break(null);
   }
 
   private lost(why: string): void {
-    if (this.disposed) return;
-    const j = this.job;
-    this.break();
-    if (j) {
-      this.finish(j);
-      j.reject(new WfnError(ShimErrors.WORKER_LOST, `${this.o.functionName}: ${why}`, { status: 503 }));
-    } else if (!why.includes("exited (1)")) {
-      this.o.log.log("warn", `${this.o.functionName}: a component instance was lost: ${why}`, { fn: this.o.functionName });
-    }
+    if (this.disposed || this.broken) return;
+    this.break(why);
   }
 
-  private break(): void {
+  /**
+   * The thread goes. The running job (the oldest) fails with `why`; those queued behind it never
+   * started, so the function runs them again elsewhere (LostBeforeStart).
+   */
+  private break(why: string | null): void {
     if (this.broken) return;
     this.broken = true;
+    const jobs = this.jobs.splice(0);
+    for (const [i, j] of jobs.entries()) {
+      clearTimeout(j.timer);
+      j.inv.end("its instance was lost");
+      if (i === 0 && why !== null) j.reject(new WfnError(ShimErrors.WORKER_LOST, `${this.o.functionName}: ${why}`, { status: 503 }));
+      else j.reject(new LostBeforeStart(ShimErrors.WORKER_LOST, `${this.o.functionName}: its instance was replaced before this request started`, { status: 503 }));
+    }
+    if (why !== null && jobs.length === 0) this.o.log.log("warn", `${this.o.functionName}: a component instance was lost: ${why}`, { fn: this.o.functionName });
     void this.worker.terminate();
     this.answers.close();
     this.onGone();
@@ -225,7 +279,7 @@ export class ComponentRunner implements Runner {
 
   dispose(): void {
     this.disposed = true;
-    this.break();
+    this.break(null);
   }
 }
 

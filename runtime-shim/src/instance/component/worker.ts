@@ -26,7 +26,8 @@ export interface ComponentWorkerInit {
   answers: MessagePort;
 }
 
-export type ToComponentWorker = { t: "invoke"; job: number; deadlineIn: number; req: WireRequest };
+/** `notAfter` (epoch ms): the request's deadline; one still queued by then is skipped (its caller had its 504). */
+export type ToComponentWorker = { t: "invoke"; job: number; notAfter: number; req: WireRequest };
 
 export interface WireRequest { method: string; path: string; authority: string; headers: [string, string][]; body: Uint8Array }
 
@@ -34,7 +35,7 @@ export type FromComponentWorker =
   | { t: "ready"; ms: number }
   /** `memory`: bytes of the component's linear memory after the request (it never shrinks). */
   | { t: "done"; job: number; status: number; headers: [string, string][]; body: Uint8Array; dropped: number; memory: number }
-  | { t: "fail"; job: number; kind: "trap" | "deadline" | "exit" | "answer" | "toolarge"; message: string; dropped: number; broken: boolean }
+  | { t: "fail"; job: number; kind: "trap" | "deadline" | "exit" | "answer" | "toolarge" | "late"; message: string; dropped: number; broken: boolean }
   | { t: "fetch"; job: number; id: number; req: OutgoingWire }
   | { t: "log"; job: number; level: "info" | "error"; line: string };
 
@@ -99,7 +100,12 @@ port.postMessage({ t: "ready", ms: performance.now() - t0 } satisfies FromCompon
 port.on("message", (m: ToComponentWorker) => {
   if (m.t !== "invoke") return;
   job = m.job;
-  deadline = performance.now() + m.deadlineIn;
+  const left = m.notAfter - Date.now();
+  if (left <= 0) {
+    port.postMessage({ t: "fail", job, kind: "late", message: "its deadline passed while it waited", dropped: 0, broken: false } satisfies FromComponentWorker);
+    return;
+  }
+  deadline = performance.now() + left;
   lines = 0;
   dropped = 0;
   try {
