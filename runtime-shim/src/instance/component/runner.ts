@@ -53,6 +53,33 @@ function workerUrl(): URL {
 let jobSeq = 0;
 
 /**
+ * A worker thread started before any function needed it, waiting for its component: starting a
+ * thread costs ~40-60 ms here, which a component's first request (from zero, or after a load) would
+ * otherwise wait for. A shim that serves components keeps one; taking it starts the next.
+ */
+let spare: Worker | null = null;
+
+function startSpare(): Worker {
+  const w = new Worker(workerUrl(), { workerData: null });
+  w.unref();
+  w.on("error", () => { if (spare === w) spare = null; });
+  w.on("exit", () => { if (spare === w) spare = null; });
+  return w;
+}
+
+/** Makes sure a spare thread is starting (off the caller's path). */
+export function keepSpareWorker(): void {
+  setImmediate(() => { spare ??= startSpare(); });
+}
+
+function takeSpare(): Worker {
+  const w = spare ?? startSpare();
+  spare = null;
+  keepSpareWorker();
+  return w;
+}
+
+/**
  * Requests one worker may hold at once: the one running and the ones queued behind it. Queued
  * requests start the moment the one before answers, without waiting for the main thread (a thread
  * hop each way costs more than a small component's whole answer); a request blocked on I/O holds
@@ -68,7 +95,9 @@ export class ComponentPlacement {
   readonly mode = "workers" as const;
   readonly reason = "component";
   private readonly threads = new Set<ComponentWorker>();
-  constructor(private readonly opts: ComponentOptions & { workers: number }) {}
+  constructor(private readonly opts: ComponentOptions & { workers: number }) {
+    keepSpareWorker();
+  }
   create(): Runner {
     let best: ComponentWorker | null = null;
     for (const w of this.threads) if (!w.broken && (best === null || w.slots < best.slots)) best = w;
@@ -133,8 +162,9 @@ export class ComponentWorker {
       signal: sab,
       answers: ch.port2,
     };
-    this.worker = new Worker(workerUrl(), { workerData: init, transferList: [ch.port2] });
-    this.worker.unref();
+    this.worker = takeSpare();
+    this.worker.postMessage({ t: "init", init }, [ch.port2]);
+    this.worker.removeAllListeners("error").removeAllListeners("exit");
     this.worker.on("message", (m: FromComponentWorker) => this.onMessage(m));
     this.worker.on("error", (e) => this.lost(`its worker thread failed: ${e.message}`));
     this.worker.on("exit", (code) => this.lost(`its worker thread exited (${code})`));

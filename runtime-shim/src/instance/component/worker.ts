@@ -42,8 +42,11 @@ export type FromComponentWorker =
 /** The answer the main thread posts on `answers`. */
 export interface AnswerMessage { id: number; answer: IncomingWire }
 
-const init = workerData as ComponentWorkerInit;
 const port = parentPort!;
+/** A spare thread (started before it had a component: runner.ts) gets its init as its first message. */
+const init: ComponentWorkerInit = (workerData as ComponentWorkerInit | null) ?? await new Promise<ComponentWorkerInit>((resolve) => {
+  port.once("message", (m: { t: "init"; init: ComponentWorkerInit }) => resolve(m.init));
+});
 const flag = new Int32Array(init.signal);
 let job = 0;
 let deadline = 0;
