@@ -12,7 +12,7 @@ import { decodeList, encodeList, ErrorCode, LogLevel, Op, text, WfnError } from 
 import { ShimErrors } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import { withCallSignal } from "../host-call.js";
-import { CapabilityError, type HostCalls, type Runner } from "../instance.js";
+import { CapabilityError, MAX_HOST_CALLS_IN_FLIGHT, type HostCalls, type Runner } from "../instance.js";
 import type { Invocation, InvocationInput, InvocationResult } from "../invocation.js";
 import { daprApi, isDaprUrl } from "./dapr-api.js";
 import type { CompiledComponent } from "./transpile.js";
@@ -134,6 +134,8 @@ interface Job {
   reject(e: unknown): void;
   timer: NodeJS.Timeout;
   budgetMs: number;
+  /** Outgoing requests of this job not answered yet. */
+  inflight: number;
 }
 
 /** A worker thread with one instance of the component, answering its jobs in the order they came. */
@@ -174,7 +176,7 @@ export class ComponentWorker {
     if (this.broken) return Promise.reject(new LostBeforeStart(ShimErrors.WORKER_LOST, `${this.o.functionName}: its instance is gone`, { status: 503 }));
     return new Promise((resolve, reject) => {
       const id = ++jobSeq;
-      const job: Job = { id, inv, resolve, reject, budgetMs, timer: setTimeout(() => this.timeout(job), budgetMs) };
+      const job: Job = { id, inv, resolve, reject, budgetMs, inflight: 0, timer: setTimeout(() => this.timeout(job), budgetMs) };
       this.jobs.push(job);
       const msg: ToComponentWorker = { t: "invoke", job: id, notAfter: Date.now() + budgetMs, req: wireRequest(inv.input) };
       this.worker.postMessage(msg);
@@ -232,8 +234,23 @@ export class ComponentWorker {
     }
   }
 
-  /** An outgoing request of the component, answered by the capability layer (the same grants as `http.fetch`). */
+  /**
+   * An outgoing request of the component, answered by the capability layer (the same grants as
+   * `http.fetch`), paced and bounded as every host call is (limits.hostCalls, MAX_HOST_CALLS_IN_FLIGHT).
+   */
   private fetch(j: Job, id: number, req: OutgoingWire): void {
+    if (j.inflight >= MAX_HOST_CALLS_IN_FLIGHT) {
+      j.inflight++; // answer() counts it back
+      return this.answer(j, id, { error: { tag: "internal-error", message: `more than ${MAX_HOST_CALLS_IN_FLIGHT} outgoing requests at once from one request; wait for some to finish` } });
+    }
+    j.inflight++;
+    const wait = j.inv.callDelay();
+    if (wait > 0) { setTimeout(() => this.start(j, id, req), wait); return; }
+    this.start(j, id, req);
+  }
+
+  private start(j: Job, id: number, req: OutgoingWire): void {
+    if (!this.jobs.includes(j)) return;
     let url: URL | null = null;
     try { url = new URL(req.url); } catch { /* the HTTP capability says what is wrong with it */ }
     if (url && isDaprUrl(url)) {
@@ -264,6 +281,7 @@ export class ComponentWorker {
 
   private answer(j: Job, id: number, answer: IncomingWire): void {
     if (this.jobs[0] !== j || this.broken) return;
+    j.inflight = Math.max(0, j.inflight - 1);
     // The guest's fetch sees only an error code (StarlingMonkey says "NetworkError"): the reason goes to the log.
     if (answer.error) j.inv.guestLog(LogLevel.WARN, `outgoing request failed (${answer.error.tag}): ${answer.error.message}`);
     this.answers.postMessage({ id, answer } satisfies AnswerMessage);
