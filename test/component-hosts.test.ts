@@ -107,6 +107,15 @@ describe("a Rust wasi:http component (cargo, wasm32-wasip2, the wasi crate) in t
     expect((await get(`${base()}/status/418`)).status).toBe(418);
   });
 
+  it("sees no file and none of the shim's environment: only what the shim chose to give it", async () => {
+    expect((await get(`${base()}/env`)).body.split("\n").sort()).toEqual(["DAPR_HTTP_PORT=3500", "WASM_FN_FUNCTION=rust-http", "WASM_FN_NAMESPACE=default"]);
+    for (const f of ["/etc/passwd", "/proc/self/environ", "../../../../etc/hostname", "."]) {
+      expect((await get(`${base()}/file?${f}`)).body).toMatch(/^error: /);
+    }
+    // Refused reads do not break the instance.
+    expect((await get(`${base()}/x`)).status).toBe(200);
+  });
+
   it("answers under wasmtime serve as in the shim (but for the instance count)", async () => {
     const wt = await serveWasmtime(rustWasm);
     try {

@@ -229,6 +229,39 @@ describe("the TypeScript SDK's capabilities (Dapr's HTTP API, answered by the sh
   });
 });
 
+describe("a component's pool: hot swap with requests in flight, scale to zero", () => {
+  let serving: Serving;
+  let base: string;
+  beforeAll(async () => {
+    const hello = await readFile(path.join(HELLO_TS, "dist/hello-ts.wasm"));
+    const config = normalizeConfig({ name: "swap-ts", lang: "ts", scaleOptions: { idleTimeout: "300ms" } });
+    serving = await startServing({ functions: [{ kind: "bytes", wasm: hello, config, origin: "hello-ts" }], port: 0, log: silentLogger, backend: { kind: "embedded", stateFile: null } });
+    base = serving.shim.url;
+  }, 60_000);
+  afterAll(async () => { await serving?.close(); });
+
+  it("swaps to another component while 60 requests are in flight: none fails, new ones reach the new code", async () => {
+    expect((await request(`${base}/default/swap-ts?name=a`)).body).toBe("hello, a\n");
+    const inflight = Array.from({ length: 60 }, () => request(`${base}/default/swap-ts/count?name=b`));
+    const put = await fetch(`${base}/admin/functions/default/swap-ts`, { method: "PUT", body: testbed, headers: { "content-type": "application/wasm" } });
+    expect(put.status, await put.text()).toBe(200);
+    const answers = await Promise.all(inflight);
+    expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+    // Each answer came from one build or the other.
+    for (const a of answers) expect(a.body === "hello, b\n" || /^\d+$/.test(a.body)).toBe(true);
+    expect((await request(`${base}/default/swap-ts/count`)).body).toMatch(/^\d+$/);
+  });
+
+  it("scales to zero when idle (its worker threads go) and answers again from zero", async () => {
+    await request(`${base}/default/swap-ts/count`);
+    const pool = async () => ((await (await fetch(`${base}/admin/functions`)).json()) as { functions: { pool: { live: number } }[] }).functions[0]!.pool;
+    expect((await pool()).live).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await pool()).live).toBe(0);
+    expect((await request(`${base}/default/swap-ts/count`)).body).toBe("1");
+  });
+});
+
 describe("wasm-fn run examples/hello-ts", () => {
   let served: Served;
   beforeAll(async () => { served = await serve([HELLO_TS], ["--no-access-log"]); }, 60_000);
