@@ -81,6 +81,9 @@ describe("wasm-fn init scaffolds functions that build and run as generated", () 
     { lang: "as", trigger: "event", expectBody: /consumes events/, status: 400 },
     { lang: "c", trigger: "http", expectBody: /hello from C \(GET\)/, status: 200 },
     { lang: "c", trigger: "event", expectBody: /^$/, status: 200 },
+    { lang: "ts", trigger: "http", expectBody: /"greeting":"hello, world"/, status: 200 },
+    { lang: "ts", trigger: "event", expectBody: /consumes events/, status: 400 },
+    { lang: "js", trigger: "http", expectBody: /"greeting":"hello, world"/, status: 200 },
   ];
   for (const c of cases) {
     it(`--lang ${c.lang} --trigger ${c.trigger}`, async () => {
@@ -107,7 +110,7 @@ describe("wasm-fn init scaffolds functions that build and run as generated", () 
     expect(again.stderr).toMatch(/error WFN_INIT_NOT_EMPTY: .* is not empty/);
     expect(await readFile(path.join(ROOT, "examples/hello/wasm-fn.yaml"), "utf8")).toContain("name: hello");
     const lang = await cli(["init", path.join(os.tmpdir(), "wfn-x"), "--lang", "rust"]);
-    expect(lang.stderr).toMatch(/--lang must be 'as' \(AssemblyScript\) or 'c', got 'rust'/);
+    expect(lang.stderr).toMatch(/--lang must be 'as' \(AssemblyScript\), 'c', 'ts' \(TypeScript\) or 'js' \(JavaScript\), got 'rust'/);
   });
 });
 

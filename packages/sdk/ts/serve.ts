@@ -22,11 +22,12 @@ function methodOf(req: IncomingRequest): string {
   return m.tag === "other" ? m.val : m.tag.toUpperCase();
 }
 
-function readAll(body: IncomingBody): Uint8Array {
+/** The body, read to its end; with a Content-Length, to that length (no end-of-stream exception to pay for). */
+function readAll(body: IncomingBody, length: number): Uint8Array {
   const stream = body.stream();
   const parts: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
+  while (size < length) {
     let b: Uint8Array;
     try {
       b = stream.blockingRead(65536n);
@@ -57,9 +58,13 @@ function toRequest(incoming: IncomingRequest): Request {
   const headers = new Headers();
   for (const [k, v] of incoming.headers().entries()) headers.append(k, dec.decode(v));
   const url = `http://${incoming.authority() ?? headers.get("host") ?? "localhost"}${incoming.pathWithQuery() ?? "/"}`;
-  const body = readAll(incoming.consume());
   const init: RequestInit = { method, headers };
-  if (method !== "GET" && method !== "HEAD" && body.length > 0) init.body = body as unknown as BodyInit;
+  // GET and HEAD carry no body a Request may hold: not read at all (most requests).
+  if (method !== "GET" && method !== "HEAD") {
+    const declared = Number(headers.get("content-length") ?? NaN);
+    const body = readAll(incoming.consume(), Number.isSafeInteger(declared) && declared >= 0 ? declared : Infinity);
+    if (body.length > 0) init.body = body as unknown as BodyInit;
+  }
   return new Request(url, init);
 }
 
