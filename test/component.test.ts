@@ -262,6 +262,45 @@ describe("a component's pool: hot swap with requests in flight, scale to zero", 
   });
 });
 
+describe("components the shim refuses at load, with a sentence, while it serves the others", () => {
+  it("one importing an interface the shim does not provide, one without the wasi:http incoming handler", async () => {
+    // Two components made here with wasm-tools (jco): a world's dummy implementation, componentized.
+    const dir = await mkdtemp(path.join(tmpdir(), "wfn-badwit-"));
+    await cp(path.join(ROOT, "packages/build/wit/deps"), path.join(dir, "deps"), { recursive: true });
+    await writeFile(path.join(dir, "world.wit"), `package test:bad;
+interface baz { hello: func() -> string; }
+world foreign { import baz; export wasi:http/incoming-handler@0.2.10; }
+world nohandler { export run: func(); }
+`);
+    const { componentEmbed, componentNew } = (await import("@bytecodealliance/jco")) as unknown as {
+      componentEmbed(o: { dummy: boolean; witPath: string; world: string }): Promise<Uint8Array>;
+      componentNew(b: Uint8Array): Promise<Uint8Array>;
+    };
+    const make = async (world: string) => componentNew(await componentEmbed({ dummy: true, witPath: dir, world }));
+    const hello = await readFile(path.join(HELLO_TS, "dist/hello-ts.wasm"));
+    const serving = await startServing({
+      functions: [
+        { kind: "bytes", wasm: await make("foreign"), config: normalizeConfig({ name: "foreign" }), origin: "foreign.wasm" },
+        { kind: "bytes", wasm: await make("nohandler"), config: normalizeConfig({ name: "nohandler" }), origin: "nohandler.wasm" },
+        { kind: "bytes", wasm: hello, config: normalizeConfig({ name: "hello-ts", lang: "ts" }), origin: "hello-ts.wasm" },
+      ],
+      port: 0, log: silentLogger, backend: { kind: "embedded", stateFile: null },
+    });
+    try {
+      const failed = serving.shim.failed.map((f) => [f.error.code, f.error.message]);
+      expect(failed).toEqual([
+        ["WFN_LOAD", "foreign.wasm imports test:bad/baz, which the shim does not provide: it serves wasi:http/proxy components (wasi:http, io, clocks, random, cli)"],
+        ["WFN_LOAD", "nohandler.wasm is a component but does not export wasi:http/incoming-handler@0.2.x (it exports run): the shim serves wasi:http/proxy components"],
+      ]);
+      expect((await request(`${serving.shim.url}/default/hello-ts?name=ok`)).body).toBe("hello, ok\n");
+      expect((await request(`${serving.shim.url}/default/foreign`)).status).toBe(404);
+    } finally {
+      await serving.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 describe("wasm-fn run examples/hello-ts", () => {
   let served: Served;
   beforeAll(async () => { served = await serve([HELLO_TS], ["--no-access-log"]); }, 60_000);
