@@ -1,5 +1,5 @@
 import { request } from "node:http";
-import { mkdtemp, readFile } from "node:fs/promises";
+import { cp, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -125,5 +125,27 @@ describe("SIGTERM", () => {
     expect(await inflight).toEqual({ status: 200, body: "slow done" });
     expect(code).toBe(0);
     expect(shim.output()).toMatch(/"msg":"draining/);
+  });
+});
+
+describe("build --no-image after an image build, and inspect of a function directory", () => {
+  it("removes an image that holds other bytes (and says so), keeps one that holds the same; inspect names what it looked at", async () => {
+    const dir = path.join(await mkdtemp(path.join(os.tmpdir(), "wfn-stale-")), "hello");
+    await cp(path.join(ROOT, "examples", "hello"), dir, { recursive: true, filter: (s) => !s.includes(`${path.sep}dist`) });
+    expect((await cli(["build", dir])).code).toBe(0);
+    const same = await cli(["build", dir, "--no-image"]);
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stderr).not.toContain("removed");
+    const looked = await cli(["inspect", dir]);
+    expect(looked.code, looked.stderr).toBe(0);
+    expect(looked.stdout).toContain(`looked at ${path.join(dir, "dist", "oci")} (the image of the function in ${dir})`);
+    const src = path.join(dir, "assembly", "index.ts");
+    await writeFile(src, (await readFile(src, "utf8")).replace('"hello, "', '"hi, "'));
+    const changed = await cli(["build", dir, "--no-image"]);
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(changed.stderr).toMatch(/removed the image an earlier build left \(.*dist\/oci\): it held an earlier build of the module/);
+    const gone = await cli(["inspect", dir]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain(`WFN_NOT_BUILT: ${dir} is a function directory without an image`);
   });
 });

@@ -1,3 +1,7 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { WfnError } from "@wasm-fn/abi";
+import { CONFIG_FILE } from "@wasm-fn/build";
 import { print } from "../output.js";
 import type { InspectResult } from "@wasm-fn/oci";
 
@@ -29,7 +33,18 @@ function human(r: InspectResult, size: (n: number) => string): string {
 /** `wasm-fn inspect <ref|layout-dir|x.oci.tar>`: manifest, config, annotations and layers (`--json`: all of it). */
 export async function run(args: unknown[], opts: Record<string, unknown>, global: Record<string, unknown>): Promise<number> {
   const { inspectImage, humanSize } = await import("@wasm-fn/oci");
-  const result = await inspectImage(String(args[0]), { insecure: Boolean(opts.insecure) });
-  print(Boolean(global.json), result, () => human(result, humanSize));
+  let target = String(args[0]);
+  // A function's directory: its built image, and the output says so.
+  let lookedAt: string | undefined;
+  if (existsSync(path.join(target, CONFIG_FILE)) && !existsSync(path.join(target, "oci-layout"))) {
+    const layout = path.join(target, "dist", "oci");
+    if (!existsSync(path.join(layout, "oci-layout"))) {
+      throw new WfnError("WFN_NOT_BUILT", `${target} is a function directory without an image (no ${layout}): build it with \`wasm-fn build ${target}\` (not --no-image)`);
+    }
+    lookedAt = `${layout} (the image of the function in ${target})`;
+    target = layout;
+  }
+  const result = await inspectImage(target, { insecure: Boolean(opts.insecure) });
+  print(Boolean(global.json), lookedAt ? { ...result, lookedAt } : result, () => (lookedAt ? `looked at ${lookedAt}\n` : "") + human(result, humanSize));
   return 0;
 }
