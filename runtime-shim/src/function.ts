@@ -1,7 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { availableParallelism } from "node:os";
-import { assertWasmBytes, checkAbiVersion, validateModule, WfnError } from "@wasm-fn/abi";
+import { assertWasmBytes, checkAbiVersion, isComponentBytes, validateModule, WfnError } from "@wasm-fn/abi";
 import { loadConfig, normalizeConfig, type FunctionConfig } from "@wasm-fn/build/config";
 import { ShimErrors } from "./errors.js";
 import { chooseFresh, type FreshStrategy } from "./instance/fresh.js";
@@ -12,7 +12,8 @@ import { capMemory } from "@wasm-fn/abi";
 import { moduleBytes, Placement, type OffloadPolicy } from "./instance/placement.js";
 import { LostBeforeStart } from "./instance/worker/remote.js";
 import { ComponentPlacement } from "./instance/component/runner.js";
-import { compileComponent, isComponent, type CompiledComponent } from "./instance/component/transpile.js";
+import { compileComponent, type CompiledComponent } from "./instance/component/transpile.js";
+import { DAPR_PORT } from "./instance/component/dapr-api.js";
 import { exportMutableGlobals, snapshotPlan } from "./instance/snapshot.js";
 import { Pool, type PoolStats } from "./pool/pool.js";
 import { atTurnEnd } from "./pool/turn.js";
@@ -69,7 +70,7 @@ export async function readFunction(src: FunctionSource): Promise<LoadedCode> {
  */
 export async function compileFunction(code: LoadedCode, host: HostCalls, opts: { keepBytes?: boolean } = {}): Promise<FunctionCode> {
   // A component (wasi:http/proxy) is transpiled with jco and runs on worker threads (instance/component/).
-  if (isComponent(code.wasm)) return compileComponent(code.wasm, code.origin, code.config.limits.memoryPages);
+  if (isComponentBytes(code.wasm)) return compileComponent(code.wasm, code.origin, code.config.limits.memoryPages);
   assertWasmBytes(code.wasm, code.origin);
   // Fuel checks are trusted only in bytes this machine's toolchain instrumented (a module may import
   // wfn.interrupt and never call it): any other module gets them added here, once, cached by hash.
@@ -103,7 +104,7 @@ export async function compileFunction(code: LoadedCode, host: HostCalls, opts: {
  * Dapr's HTTP port as a sidecar would set it; never the shim's own environment.
  */
 export function componentEnv(config: FunctionConfig): [string, string][] {
-  return [["WASM_FN_FUNCTION", config.name], ["WASM_FN_NAMESPACE", config.namespace], ["DAPR_HTTP_PORT", "3500"]];
+  return [["WASM_FN_FUNCTION", config.name], ["WASM_FN_NAMESPACE", config.namespace], ["DAPR_HTTP_PORT", String(DAPR_PORT)]];
 }
 
 /** The first instance's start-up, at load: a module that traps, exits or hangs there is bad input (4xx at upload). */

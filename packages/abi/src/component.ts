@@ -14,6 +14,8 @@ export function isComponentBytes(b: Uint8Array): boolean {
 export interface ComponentInterfaces {
   imports: string[];
   exports: string[];
+  /** Its `wasi:http/incoming-handler@0.2.x` export, if it has one. */
+  handler: string | null;
   /** The world it fits as the shim sees it: `wasi:http/proxy@<version>` when it exports the incoming handler, else null. */
   world: string | null;
 }
@@ -106,5 +108,5 @@ export function componentInterfaces(bytes: Uint8Array): ComponentInterfaces {
     r.p = end;
   }
   const handler = exports.find((e) => /^wasi:http\/incoming-handler@0\.2\.\d+$/.test(e));
-  return { imports, exports, world: handler ? `wasi:http/proxy@${handler.split("@")[1]}` : null };
+  return { imports, exports, handler: handler ?? null, world: handler ? `wasi:http/proxy@${handler.split("@")[1]}` : null };
 }

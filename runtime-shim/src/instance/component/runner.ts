@@ -1,7 +1,8 @@
 /**
- * The main thread's side of a component instance (worker.ts is the other side): each pool member
- * is one worker thread holding one instance of the component. The pool gives the function its
- * scale (minReplicas pre-warmed, maxReplicas at once, scale to zero when idle) as for core modules.
+ * The main thread's side of a component's instances (worker.ts is the other side): each worker
+ * thread holds one instance, and each pool member is a place in one thread's line (ComponentSlot).
+ * The pool gives the function its scale (minReplicas pre-warmed, maxReplicas at once, scale to zero
+ * when idle) as for core modules.
  *
  * Why a thread per instance: a component waits synchronously (wasi:io/poll blocks), and the
  * answers it waits for (outgoing HTTP, Dapr) come from this thread's event loop, so its own thread
@@ -17,7 +18,7 @@ import type { Invocation, InvocationInput, InvocationResult } from "../invocatio
 import { daprApi, isDaprUrl } from "./dapr-api.js";
 import type { CompiledComponent } from "./transpile.js";
 import type { IncomingWire, OutgoingWire } from "./wasi-p2.js";
-import { LostBeforeStart } from "../worker/remote.js";
+import { compiledUrl, LostBeforeStart } from "../worker/remote.js";
 import type { AnswerMessage, ComponentWorkerInit, FromComponentWorker, ToComponentWorker, WireRequest } from "./worker.js";
 
 export interface ComponentOptions {
@@ -43,12 +44,7 @@ export const RETIRE_SHARE = 0.9;
 /** Log lines one invocation may post from its thread; the function's log budget applies on top (guest-log.ts). */
 const MAX_LOG_LINES = 1000;
 
-/** Where the compiled worker is (vitest runs src/*.ts, a worker needs dist/*.js). */
-function workerUrl(): URL {
-  const url = new URL("./worker.js", import.meta.url);
-  if (!import.meta.url.endsWith(".ts")) return url;
-  return new URL(url.href.replace("/runtime-shim/src/", "/runtime-shim/dist/"));
-}
+const workerUrl = (): URL => compiledUrl("./worker.js", import.meta.url);
 
 let jobSeq = 0;
 

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { setFlagsFromString } from "node:v8";
-import { capMemory, WfnError } from "@wasm-fn/abi";
+import { capMemory, componentInterfaces, WfnError } from "@wasm-fn/abi";
 import { cacheRoot } from "@wasm-fn/build/instrumented";
 import { ShimErrors } from "../../errors.js";
 import { PROVIDED } from "./wasi-p2.js";
@@ -29,22 +29,15 @@ export function patchGlue(js: string): string {
   return js.replace("const _debugLog = (...args) => {", "const _debugLog = (...args) => { return;");
 }
 
-/** The component-model layer-1 preamble: `\0asm`, version 0x0d, layer 1. */
-export function isComponent(b: Uint8Array): boolean {
-  return b.length >= 8 && b[0] === 0 && b[1] === 0x61 && b[2] === 0x73 && b[3] === 0x6d && b[4] === 0x0d && b[5] === 0 && b[6] === 1 && b[7] === 0;
-}
-
 export interface ComponentMeta {
   digest: string;
-  /** Interfaces it imports, as jco lists them (no version). */
+  /** Interfaces it imports and exports, with their versions (componentInterfaces). */
   imports: string[];
-  /** Its exports with their full names, e.g. `wasi:http/incoming-handler@0.2.10`. */
   exports: string[];
-  /** The world it targets as far as the shim cares: `wasi:http/proxy` when it exports the incoming handler. */
+  /** The world it targets as far as the shim cares, e.g. `wasi:http/proxy@0.2.10`. */
   world: string;
-  /** The jco export name of the incoming handler. */
+  /** The export that handles requests: `wasi:http/incoming-handler@0.2.x`, also jco's name for it. */
   handlerExport: string;
-  transpileMs: number;
 }
 
 export interface CompiledComponent {
@@ -101,11 +94,33 @@ export async function compileComponent(bytes: Uint8Array, origin: string, maxMem
 
 /** What the shim uses of jco's API (its published types do not cover transpile's result). */
 interface Jco {
-  transpile(component: Uint8Array, opts: Record<string, unknown>): Promise<{ files: Record<string, Uint8Array>; imports: string[]; exports: [string, string][] }>;
+  transpile(component: Uint8Array, opts: Record<string, unknown>): Promise<{ files: Record<string, Uint8Array> }>;
+}
+
+/**
+ * What the shim serves, checked on the component's own sections before jco spends any time on it:
+ * a wasi:http/proxy component importing only what wasi-p2.ts provides.
+ */
+function checkInterfaces(bytes: Uint8Array, origin: string, digest: string): ComponentMeta {
+  let ifs: ReturnType<typeof componentInterfaces>;
+  try {
+    ifs = componentInterfaces(bytes);
+  } catch (e) {
+    throw new WfnError("WFN_NOT_WASM", `${origin} is not a well-formed component: ${(e as Error).message}`, { status: 400 });
+  }
+  const { handler, world } = ifs;
+  if (handler === null || world === null) {
+    throw new WfnError(ShimErrors.LOAD, `${origin} is a component but does not export wasi:http/incoming-handler@0.2.x (it exports ${ifs.exports.join(", ") || "nothing"}): the shim serves wasi:http/proxy components`, { status: 400 });
+  }
+  const unknown = ifs.imports.map((i) => i.replace(/@[^@]*$/, "")).filter((i) => !(PROVIDED as readonly string[]).includes(i));
+  if (unknown.length > 0) {
+    throw new WfnError(ShimErrors.LOAD, `${origin} imports ${unknown.join(", ")}, which the shim does not provide: it serves wasi:http/proxy components (wasi:http, io, clocks, random, cli)`, { status: 400 });
+  }
+  return { digest, imports: ifs.imports, exports: ifs.exports, world, handlerExport: handler };
 }
 
 async function transpileToCache(bytes: Uint8Array, origin: string, digest: string, dir: string): Promise<ComponentMeta> {
-  const t0 = performance.now();
+  const meta = checkInterfaces(bytes, origin, digest);
   const { transpile } = (await import("@bytecodealliance/jco")) as unknown as Jco;
   let out: Awaited<ReturnType<Jco["transpile"]>>;
   try {
@@ -113,19 +128,6 @@ async function transpileToCache(bytes: Uint8Array, origin: string, digest: strin
   } catch (e) {
     throw new WfnError("WFN_NOT_WASM", `${origin} is not a component jco can transpile: ${(e as Error).message}`, { status: 400 });
   }
-  const exports = out.exports.map(([name]) => name);
-  const handler = exports.find((e) => /^wasi:http\/incoming-handler@0\.2\.\d+$/.test(e));
-  if (!handler) {
-    throw new WfnError(ShimErrors.LOAD, `${origin} is a component but does not export wasi:http/incoming-handler@0.2.x (it exports ${exports.join(", ") || "nothing"}): the shim serves wasi:http/proxy components`, { status: 400 });
-  }
-  const unknown = out.imports.filter((i) => !(PROVIDED as readonly string[]).includes(i));
-  if (unknown.length > 0) {
-    throw new WfnError(ShimErrors.LOAD, `${origin} imports ${unknown.join(", ")}, which the shim does not provide: it serves wasi:http/proxy components (wasi:http, io, clocks, random, cli)`, { status: 400 });
-  }
-  const meta: ComponentMeta = {
-    digest, imports: out.imports, exports, world: "wasi:http/proxy", handlerExport: handler,
-    transpileMs: Math.round(performance.now() - t0),
-  };
   // Written next to the final folder, then renamed: a reader never sees half a transpile.
   const tmp = `${dir}.${process.pid}.${Date.now()}.tmp`;
   await mkdir(tmp, { recursive: true });

@@ -55,12 +55,17 @@ interface Job {
 
 let jobSeq = 0;
 
-/** Where the compiled worker entry is (vitest runs src/*.ts, the worker needs dist/*.js). */
-function entryUrl(): URL {
-  const url = new URL("./entry.js", import.meta.url);
-  if (!import.meta.url.endsWith(".ts")) return url;
+/**
+ * The compiled JS of a module beside `base` (an import.meta.url), for a worker or a child process
+ * to load: vitest runs src/*.ts, a worker needs dist/*.js.
+ */
+export function compiledUrl(relative: string, base: string): URL {
+  const url = new URL(relative, base);
+  if (!base.endsWith(".ts")) return url;
   return new URL(url.href.replace("/runtime-shim/src/", "/runtime-shim/dist/"));
 }
+
+const entryUrl = (): URL => compiledUrl("./entry.js", import.meta.url);
 
 /**
  * A child process that has started Node and loaded entry.js, waiting for its init: forking one
