@@ -29,7 +29,7 @@ export interface FunctionImageInput {
   /**
    * The module is a component (a TS/JS function, a wasi:http/proxy component): what it imports and
    * exports, and the world it targets. Packed only as the CNCF Wasm OCI artifact (os wasip2, the
-   * config's `component` field), the form component hosts (wkg, runwasi, Spin) read.
+   * config's `component` field), the CNCF spec's form for components.
    */
   component?: { imports: string[]; exports: string[]; target: string | null };
 }
