@@ -50,7 +50,7 @@ describe("examples end to end: build with the CLI, serve, call over HTTP", () =>
     expect(await r.json()).toEqual({ name: "WASM", n: 42, tags: ["a"], fields: 3, requestId: "req-123" });
     const bad = await fetch(`${shim.url}/default/echo-json`, { method: "POST", body: "{nope" });
     expect(bad.status).toBe(400);
-    expect(await bad.json()).toEqual({ error: "the body is not valid JSON" });
+    expect(await bad.json()).toEqual({ error: { code: "INVALID_ARGUMENT", message: "the body is not valid JSON", requestId: bad.headers.get("x-request-id") } });
   });
 
   it("hello-c (clang + wasi-libc) is served by the same shim through the same ABI", async () => {

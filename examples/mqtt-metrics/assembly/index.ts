@@ -32,7 +32,7 @@ export function handle(req: Request): Response {
   const parsed = req.json();
   const msg: JSON.Obj | null = parsed == null ? null : parsed!.asObj();
   if (msg == null) return Response.drop("telemetry is not a JSON object");
-  const vehicle = msg.getString("vehicle");
+  const vehicle = msg.getStringOr("vehicle", "");
   if (!validId(vehicle)) return Response.drop("telemetry without a valid vehicle id");
   const lines = new Array<string>();
   for (let i = 0; i < FIELDS.length; i++) {

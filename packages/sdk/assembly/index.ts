@@ -2,10 +2,11 @@
 //
 //   import { Request, Response } from "@wasm-fn/sdk";
 //   export function handle(req: Request): Response {
-//     return Response.text("hello " + (req.param("name") || "world"));
+//     return Response.text("hello " + req.paramOr("name", "world"));
 //   }
-export { Request, Event } from "./request";
-export { Response } from "./response";
+export { Request, Event, decodeComponent } from "./request";
+export { Router, RouteHandler } from "./router";
+export { Response, codeForStatus } from "./response";
 export { JSON } from "./json";
 export { log } from "./log";
 export { Result, errorName } from "./host";

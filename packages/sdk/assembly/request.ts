@@ -55,17 +55,40 @@ export class Request {
     return str(buf);
   }
 
-  /** One query parameter (first occurrence, percent-decoded), or null. */
-  param(name: string): string | null {
-    const parts = this.query.split("&");
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i];
-      const eq = p.indexOf("=");
-      const k = eq < 0 ? p : p.substring(0, eq);
-      if (decodeURIComponent(k) == name) return eq < 0 ? "" : decodeURIComponent(p.substring(eq + 1).replaceAll("+", " "));
+  /**
+   * All request headers as [name, value] pairs in arrival order, names lower-cased; a repeated
+   * header appears once per value.
+   */
+  headers(): Array<Array<string>> {
+    const out = new Array<Array<string>>();
+    const lines = fieldStr(Field.HEADERS).split("\n");
+    for (let i = 0; i < lines.length; i++) {
+      const l = lines[i];
+      const c = l.indexOf(":");
+      if (c <= 0) continue;
+      out.push([l.substring(0, c), l.substring(c + 1).trimStart()]);
     }
-    return null;
+    return out;
   }
+
+  /** One query parameter (first occurrence, percent-decoded), or null when absent. `?a=` gives "". */
+  param(name: string): string | null {
+    const all = queryValues(this.query, name, true);
+    return all.length > 0 ? all[0] : null;
+  }
+
+  /** One query parameter, or `fallback` when it is absent or empty: `req.paramOr("name", "world")`. */
+  paramOr(name: string, fallback: string): string {
+    const v = this.param(name);
+    return v !== null && v.length > 0 ? v : fallback;
+  }
+
+  /** Every value of a repeated query parameter in order: `?tag=a&tag=b` gives ["a", "b"]. */
+  paramAll(name: string): Array<string> { return queryValues(this.query, name, false); }
+
+  /** Path parameters set by `Router` (`/users/:id` -> `pathParam("id")`), or null. */
+  routeParams: Map<string, string> = new Map<string, string>();
+  pathParam(name: string): string | null { return this.routeParams.has(name) ? this.routeParams.get(name) : null; }
 
   get body(): Uint8Array {
     let b = this._body;
@@ -75,4 +98,69 @@ export class Request {
   text(): string { return str(this.body); }
   /** Parses the body as JSON; a body that is not JSON gives null. */
   json(): JSON.Value | null { return JSON.parse(this.text()); }
+  /** Parses the body as a JSON object; null when it is not JSON or not an object. */
+  jsonObj(): JSON.Obj | null {
+    const v = JSON.parse(this.text());
+    return v === null ? null : v.asObj();
+  }
+}
+
+/**
+ * Percent-decodes a URL component. A malformed escape stays as written and bytes that are not
+ * UTF-8 become U+FFFD, so client input can never trap the handler.
+ */
+export function decodeComponent(s: string): string {
+  if (s.indexOf("%") < 0) return s;
+  const src = utf8(s);
+  const out = new Uint8Array(src.length);
+  let n = 0;
+  for (let i = 0; i < src.length; i++) {
+    const c = <i32>src[i];
+    if (c == 0x25 && i + 2 < src.length && isHex(<i32>src[i + 1]) && isHex(<i32>src[i + 2])) {
+      out[n++] = <u8>((hexValue(<i32>src[i + 1]) << 4) | hexValue(<i32>src[i + 2]));
+      i += 2;
+    } else out[n++] = <u8>c;
+  }
+  return utf8Lossy(out, n);
+}
+
+/** Decodes UTF-8, each byte of an invalid sequence becoming U+FFFD (as browsers decode URLs). */
+function utf8Lossy(b: Uint8Array, n: i32): string {
+  const fixed = new Array<u8>();
+  let bad = false;
+  for (let i = 0; i < n; ) {
+    const c = <i32>b[i];
+    let len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (len > 1 && i + len <= n) {
+      for (let k = 1; k < len; k++) if ((<i32>b[i + k] & 0xc0) != 0x80) { len = 0; break; }
+      if (len == 3 && ((c == 0xe0 && <i32>b[i + 1] < 0xa0) || (c == 0xed && <i32>b[i + 1] > 0x9f))) len = 0;
+      if (len == 4 && ((c == 0xf0 && <i32>b[i + 1] < 0x90) || (c == 0xf4 && <i32>b[i + 1] > 0x8f))) len = 0;
+    } else if (len > 1) len = 0;
+    if (len == 0) { bad = true; fixed.push(0xef); fixed.push(0xbf); fixed.push(0xbd); i++; continue; }
+    for (let k = 0; k < len; k++) fixed.push(b[i + k]);
+    i += len;
+  }
+  if (!bad) return String.UTF8.decodeUnsafe(b.dataStart, n);
+  const out = new Uint8Array(fixed.length);
+  for (let i = 0; i < fixed.length; i++) out[i] = fixed[i];
+  return String.UTF8.decodeUnsafe(out.dataStart, out.length);
+}
+
+function hexValue(c: i32): i32 { return c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x61 + 10; }
+function isHex(c: i32): bool { return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46); }
+
+function queryValues(query: string, name: string, firstOnly: bool): Array<string> {
+  const out = new Array<string>();
+  if (query.length == 0) return out;
+  const parts = query.split("&");
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    if (p.length == 0) continue;
+    const eq = p.indexOf("=");
+    const k = eq < 0 ? p : p.substring(0, eq);
+    if (decodeComponent(k.replaceAll("+", " ")) != name) continue;
+    out.push(eq < 0 ? "" : decodeComponent(p.substring(eq + 1).replaceAll("+", " ")));
+    if (firstOnly) break;
+  }
+  return out;
 }

@@ -8,11 +8,11 @@ export function handle(req: Request): Response {
   if (!req.isEvent) return Response.error(405, "order-consumer takes events from pubsub/orders");
   const body = req.json();
   const order: JSON.Obj | null = body == null ? null : body!.asObj();
-  if (order == null || order.getString("id").length == 0) {
+  const id = order == null ? "" : order!.getStringOr("id", "");
+  if (order == null || id.length == 0) {
     log.warn("dropping event " + req.event.id + ": not an order");
     return Response.drop("not an order");
   }
-  const id = order.getString("id");
   order.set("status", JSON.str("processed"));
   order.set("event", JSON.str(req.event.id));
   order.set("topic", JSON.str(req.event.topic));

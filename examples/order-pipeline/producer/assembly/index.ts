@@ -16,7 +16,7 @@ export function handle(req: Request): Response {
   const body = req.json();
   const order: JSON.Obj | null = body == null ? null : body!.asObj();
   if (order == null) return Response.error(400, "send the order as a JSON object, e.g. {\"id\":\"o-1\",\"item\":\"book\",\"qty\":2}");
-  let id = order.getString("id");
+  let id = order.getStringOr("id", "");
   if (id.length == 0) {
     id = req.id;
     order.set("id", JSON.str(id));
