@@ -90,9 +90,9 @@ describe("bad input gets a clear error and the shim keeps serving", () => {
 
   it("a module built elsewhere with an endless loop is stopped at its timeout (504)", async () => {
     const r = await fetch(`${shim.url}/default/spin`);
-    const body = (await r.json()) as { error: { code: string; message: string } };
+    const body = (await r.json()) as { error: { code: string; reason: string; message: string } };
     expect(r.status, JSON.stringify(body)).toBe(504);
-    expect(body.error).toMatchObject({ code: "WFN_TIMEOUT", message: expect.stringMatching(/timeout of 300 ms/) });
+    expect(body.error).toMatchObject({ reason: "WFN_TIMEOUT", message: expect.stringMatching(/timeout of 300 ms/) });
     await stillServing();
   });
 
@@ -108,10 +108,10 @@ describe("bad input gets a clear error and the shim keeps serving", () => {
     const r = await fetch(`${shim.url}/default/trap/boom`);
     expect(r.status).toBe(500);
     const id = r.headers.get("x-request-id");
-    const body = (await r.json()) as { error: { code: string; message: string }; requestId: string };
-    expect(body.error.code).toBe("WFN_TRAP");
+    const body = (await r.json()) as { error: { code: string; reason: string; message: string; requestId: string } };
+    expect(body.error.reason).toBe("WFN_TRAP");
     expect(body.error.message).toMatch(/trap trapped: unreachable/);
-    expect(body.requestId).toBe(id);
+    expect(body.error.requestId).toBe(id);
     // The instance that counted 1, 2 then trapped is gone: the next one starts from 1.
     expect(await (await fetch(`${shim.url}/default/trap/count`)).text()).toBe("1");
     await stillServing();
@@ -120,7 +120,7 @@ describe("bad input gets a clear error and the shim keeps serving", () => {
   it("a body over the function's limit gets 413", async () => {
     const r = await fetch(`${shim.url}/default/trap/count`, { method: "POST", body: "x".repeat(4096) });
     expect(r.status).toBe(413);
-    expect(((await r.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "WFN_BODY_TOO_LARGE", message: expect.stringMatching(/over this function's limit of 1024 bytes.*limits.requestBody/) });
+    expect(((await r.json()) as { error: { code: string; reason: string; message: string } }).error).toMatchObject({ reason: "WFN_BODY_TOO_LARGE", message: expect.stringMatching(/over this function's limit of 1024 bytes.*limits.requestBody/) });
     // Without Content-Length (chunked), the limit holds while streaming.
     const chunked = await raw(shim.url, `POST /default/trap/count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n${"y".repeat(2048)}\r\n0\r\n\r\n`);
     expect(chunked).toMatch(/^HTTP\/1\.1 413 /);

@@ -128,7 +128,7 @@ describe("the shim serves a component", () => {
     const before = Number((await request(`${base}/count`)).body);
     const r = await request(`${base}/throw`);
     expect(r.status).toBe(500);
-    expect(JSON.parse(r.body)).toEqual({ error: { code: "WFN_HANDLER", message: "boom" } });
+    expect(JSON.parse(r.body)).toEqual({ error: { code: "INTERNAL", reason: "WFN_HANDLER", message: "boom", requestId: r.headers["x-request-id"] } });
     expect(Number((await request(`${base}/count`)).body)).toBe(before + 1);
   });
 
@@ -158,7 +158,7 @@ describe("the shim serves a component", () => {
     await request(`${base}/count`);
     const r = await request(`${base}/loop`);
     expect(r.status).toBe(504);
-    expect(JSON.parse(r.body).error.code).toBe("WFN_TIMEOUT");
+    expect(JSON.parse(r.body).error.reason).toBe("WFN_TIMEOUT");
     expect((await request(`${base}/count`)).status).toBe(200);
   });
 
@@ -174,7 +174,7 @@ describe("the shim serves a component", () => {
   it("a response body over limits.responseBody is WFN_RESPONSE_TOO_LARGE", async () => {
     const r = await request(`${base}/big?n=${2 * 1024 * 1024}`);
     expect(r.status).toBe(500);
-    expect(JSON.parse(r.body).error.code).toBe("WFN_RESPONSE_TOO_LARGE");
+    expect(JSON.parse(r.body).error.reason).toBe("WFN_RESPONSE_TOO_LARGE");
     expect((await request(`${base}/big?n=10`)).body).toBe("xxxxxxxxxx");
   });
 });

@@ -52,16 +52,17 @@ describe("R1: a function traps", () => {
     expect((await request(`${base}/default/faults/count`, { agent })).body).toBe("2");
     const r = await request(`${base}/default/faults/trap`, { agent });
     expect(r.status).toBe(500);
-    const body = JSON.parse(r.body) as { error: { code: string; message: string }; requestId: string };
-    expect(body.error.code).toBe("WFN_TRAP");
+    const body = JSON.parse(r.body) as { error: { code: string; reason: string; message: string; requestId: string } };
+    expect(body.error.reason).toBe("WFN_TRAP");
     expect(body.error.message).toMatch(/faults trapped: unreachable/);
-    expect(body.requestId).toBe(r.headers["x-request-id"]);
-    expect(body.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(body.error.code).toBe("INTERNAL");
+    expect(body.error.requestId).toBe(r.headers["x-request-id"]);
+    expect(body.error.requestId).toMatch(/^[0-9a-f-]{36}$/);
     // The trapped instance is gone: a new one starts counting from 1 again.
     expect((await request(`${base}/default/faults/count`, { agent })).body).toBe("1");
     agent.destroy();
     expect(await metric(base, "wfn_traps_total", { function: "faults", kind: "trap" })).toBe(1);
-    await shim.logged(body.requestId);
+    await shim.logged(body.error.requestId);
 
     // Traps interleaved with healthy requests: only the trapping ones fail.
     const results = await Promise.all(Array.from({ length: 60 }, (_, i) => request(`${base}/default/${i % 3 === 0 ? "faults/trap" : "hello"}`)));
@@ -81,8 +82,8 @@ describe("R3: a memory bomb and the size limits", () => {
     for (let i = 0; i < 5; i++) {
       const r = await request(`${base}/default/faults/bomb`);
       expect(r.status).toBe(500);
-      const err = JSON.parse(r.body) as { error: { code: string; message: string } };
-      expect(err.error.code).toBe("WFN_MEMORY_LIMIT");
+      const err = JSON.parse(r.body) as { error: { code: string; reason: string; message: string } };
+      expect(err.error.reason).toBe("WFN_MEMORY_LIMIT");
       expect(err.error.message).toMatch(/8 MiB, limits\.memory/);
     }
     // Five bombs, each stopped at 8 MiB: the process grew by far less than an unbounded guest would take.
@@ -96,14 +97,14 @@ describe("R3: a memory bomb and the size limits", () => {
     const base = shim.url;
     const big = await request(`${base}/default/faults/ok`, { method: "POST", body: Buffer.alloc(2048, 97) });
     expect(big.status).toBe(413);
-    expect(JSON.parse(big.body).error.code).toBe("WFN_BODY_TOO_LARGE");
+    expect(JSON.parse(big.body).error.reason).toBe("WFN_BODY_TOO_LARGE");
     expect((await request(`${base}/default/faults/ok`, { method: "POST", body: Buffer.alloc(512, 97) })).status).toBe(200);
     const ok = await request(`${base}/default/faults/big?kib=16`);
     expect(ok.status).toBe(200);
     expect(ok.body.length).toBe(16 * 1024);
     const tooBig = await request(`${base}/default/faults/big?kib=64`);
     expect(tooBig.status).toBe(500);
-    expect(JSON.parse(tooBig.body).error.code).toBe("WFN_RESPONSE_TOO_LARGE");
+    expect(JSON.parse(tooBig.body).error.reason).toBe("WFN_RESPONSE_TOO_LARGE");
   });
 });
 
@@ -134,8 +135,8 @@ describe("R2: an infinite loop", () => {
   it("is stopped at the function's timeout with 504", async () => {
     const r = await request(`${shim.url}/default/faults/loop`);
     expect(r.status).toBe(504);
-    const err = JSON.parse(r.body) as { error: { code: string; message: string }; requestId: string };
-    expect(err.error.code).toBe("WFN_TIMEOUT");
+    const err = JSON.parse(r.body) as { error: { code: string; reason: string; message: string; requestId: string } };
+    expect(err.error.reason).toBe("WFN_TIMEOUT");
     expect(err.error.message).toMatch(/timeout of 1000 ms/);
     expect(r.ms).toBeGreaterThan(900);
     expect(r.ms).toBeLessThan(5000);

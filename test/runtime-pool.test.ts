@@ -102,7 +102,7 @@ describe("scale 0..N", () => {
       expect(statuses).toEqual([200, 200, 503]);
       const busy = answers.find((a) => a.status === 503)!;
       expect(busy.headers["retry-after"]).toBe("1");
-      expect(JSON.parse(busy.body).error.code).toBe("WFN_POOL_EXHAUSTED");
+      expect(JSON.parse(busy.body).error.reason).toBe("WFN_POOL_EXHAUSTED");
     } finally {
       await s.stop();
     }

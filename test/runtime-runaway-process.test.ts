@@ -134,7 +134,7 @@ describe("a suspected runaway", () => {
     for (const k of before) process.kill(k, "SIGKILL");
     const r = await looping;
     expect(r.status).toBe(503);
-    expect(((await r.json()) as { error: { code: string } }).error.code).toBe("WFN_WORKER_LOST");
+    expect(((await r.json()) as { error: { code: string; reason: string } }).error.reason).toBe("WFN_WORKER_LOST");
     const next = await fetch(`${shim.url}/default/faults/count`, { signal: AbortSignal.timeout(20_000) });
     expect(next.status).toBe(200);
   }, 60_000);

@@ -82,7 +82,7 @@ describe("hot swap through the admin endpoint", () => {
   it("refuses a broken build with a clear error and keeps serving the current one", async () => {
     const put = await request(`${shim.url}/admin/functions/default/swap`, { method: "PUT", body: Buffer.from("not wasm at all") });
     expect(put.status).toBe(400);
-    expect(JSON.parse(put.body).error.code).toBe("WFN_NOT_WASM");
+    expect(JSON.parse(put.body).error.reason).toBe("WFN_NOT_WASM");
     expect((await request(`${shim.url}/default/swap`)).body).toBe("v2");
   });
 

@@ -6,6 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import path from "node:path";
 import { readFile } from "node:fs/promises";
+import { errorCodeForStatus } from "@wasm-fn/abi";
+import { errorCodeForStatus as tsSdkCodeForStatus } from "../packages/sdk/ts/index.js";
 import { buildFixture } from "./runtime-fixtures.js";
 import { ROOT, serve, type Served } from "./harness/cli.js";
 
@@ -86,6 +88,12 @@ describe("Response helpers", () => {
     const e = await fetch(`${base}/empty`);
     expect(e.status).toBe(204);
     expect(await e.text()).toBe("");
+  });
+
+  it("maps every error status to the same ABI code as @wasm-fn/abi and the TypeScript SDK (each restates the table)", async () => {
+    const statuses = Array.from({ length: 200 }, (_, i) => 400 + i);
+    expect(await (await fetch(`${base}/codes`)).json()).toEqual(statuses.map(errorCodeForStatus));
+    expect(statuses.map(tsSdkCodeForStatus)).toEqual(statuses.map(errorCodeForStatus));
   });
 
   it("writes errors in the one shape, with the ABI's codes and the request id", async () => {

@@ -127,7 +127,7 @@ function openFilesLimit(): number {
   try { return Number(/^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"))?.[1] ?? 0); } catch { return 0; }
 }
 
-const errorOf = (body: string): { error: { code: string; message: string }; requestId?: string } => JSON.parse(body);
+const errorOf = (body: string): { error: { code: string; reason: string; message: string; requestId: string } } => JSON.parse(body);
 
 beforeAll(async () => {
   const yaml = `limits:\n  timeout: 500ms\n  requestBody: 1Ki\n  responseBody: 32Ki\n`;
@@ -144,7 +144,7 @@ describe("bad input on raw sockets gets a clear answer, the connection closed, a
     for (const garbage of ["THIS IS NOT HTTP\r\n\r\n", Buffer.from([0, 1, 2, 255, 13, 10, 13, 10]), "GET / HTTP/1.1\r\nX: a\u0000b\r\n\r\n", "GET /default/hello HTTP/1.1\r\nBad Header\r\n\r\n"]) {
       const r = await raw(hello.port, garbage);
       expect(r.out).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
-      expect(r.out).toMatch(/"code":"WFN_BAD_REQUEST"/);
+      expect(r.out).toMatch(/"reason":"WFN_BAD_REQUEST"/);
       expect(r.out).toMatch(/\r\nconnection: close\r\n/);
       expect(r.out).toMatch(/\r\nx-request-id: [0-9a-f-]{36}\r\n/);
       expect(r.closed).toBe(true);
@@ -155,7 +155,7 @@ describe("bad input on raw sockets gets a clear answer, the connection closed, a
   it("a request head over 16 KiB gets 431, whole, sent in pieces, or never finished", async () => {
     const whole = await raw(hello.port, `GET /default/hello HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`);
     expect(whole.out).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
-    expect(whole.out).toMatch(/"code":"WFN_HEADERS_TOO_LARGE"/);
+    expect(whole.out).toMatch(/"reason":"WFN_HEADERS_TOO_LARGE"/);
     expect(whole.closed).toBe(true);
     // Far over the limit in one write (more than the server reads at once).
     const huge = await raw(hello.port, `GET /default/hello HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(200_000)}\r\n\r\n`);
@@ -178,7 +178,7 @@ describe("bad input on raw sockets gets a clear answer, the connection closed, a
     const withLength = await raw(fx.port, `POST /default/limits HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n${"x".repeat(4096)}`);
     expect(withLength.out).toMatch(/^HTTP\/1\.1 413 Payload Too Large\r\n/);
     const err = errorOf(withLength.out.slice(withLength.out.indexOf("\r\n\r\n") + 4));
-    expect(err.error).toMatchObject({ code: "WFN_BODY_TOO_LARGE", message: expect.stringMatching(/over this function's limit of 1024 bytes.*limits\.requestBody/) });
+    expect(err.error).toMatchObject({ reason: "WFN_BODY_TOO_LARGE", message: expect.stringMatching(/over this function's limit of 1024 bytes.*limits\.requestBody/) });
     expect(withLength.closed).toBe(true);
     // A large body already on its way when the 413 is sent: the answer still arrives.
     const bigLength = await raw(fx.port, `POST /default/limits HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n${"x".repeat(1 << 20)}`);
@@ -187,7 +187,7 @@ describe("bad input on raw sockets gets a clear answer, the connection closed, a
     // Chunked: no length up front, the limit holds while the chunks arrive.
     const chunked = await raw(fx.port, `POST /default/limits HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n${"y".repeat(2048)}\r\n0\r\n\r\n`);
     expect(chunked.out).toMatch(/^HTTP\/1\.1 413 /);
-    expect(chunked.out).toMatch(/"code":"WFN_BODY_TOO_LARGE"/);
+    expect(chunked.out).toMatch(/"reason":"WFN_BODY_TOO_LARGE"/);
     expect(chunked.closed).toBe(true);
     const manyChunks = await raw(fx.port, `POST /default/limits HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${`100\r\n${"z".repeat(256)}\r\n`.repeat(8)}0\r\n\r\n`);
     expect(manyChunks.out).toMatch(/^HTTP\/1\.1 413 /);
@@ -250,8 +250,8 @@ describe("bad input on raw sockets gets a clear answer, the connection closed, a
       const r = await fetch(`${hello.url}${p}`);
       expect(r.status, p).toBe(400);
       const body = errorOf(await r.text());
-      expect(body.error).toMatchObject({ code: "WFN_BAD_REQUEST", message: expect.stringMatching(/malformed percent-encoding/) });
-      expect(body.requestId).toBe(r.headers.get("x-request-id"));
+      expect(body.error).toMatchObject({ reason: "WFN_BAD_REQUEST", message: expect.stringMatching(/malformed percent-encoding/) });
+      expect(body.error.requestId).toBe(r.headers.get("x-request-id"));
     }
     // A well-formed head with a bad path is a request the server understood: keep-alive goes on.
     const c = await Conn.open(hello.port);
@@ -433,7 +433,7 @@ describe("limits: the client gets its answer, then the process ends (the contain
     expect(ms).toBeLessThan(5000);
     expect(r.headers.get("x-request-id")).toBe("loop-1");
     expect(r.headers.get("connection")).toBe("close");
-    expect(await r.json()).toMatchObject({ error: { code: "WFN_TIMEOUT", message: expect.stringMatching(/limits ran past its timeout of 500 ms/) }, requestId: "loop-1" });
+    expect(await r.json()).toMatchObject({ error: { code: "TIMEOUT", reason: "WFN_TIMEOUT", message: expect.stringMatching(/limits ran past its timeout of 500 ms/), requestId: "loop-1" } });
     const st = await Promise.race([fx.exitStatus(), new Promise<null>((res) => setTimeout(() => res(null), 5000))]);
     expect(st).not.toBeNull();
     // The adapter ends the process with a trap after answering: a failure status under the
@@ -451,7 +451,7 @@ describe("limits: the client gets its answer, then the process ends (the contain
     expect(r.status).toBe(504);
     const id = r.headers.get("x-request-id");
     expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    expect(((await r.json()) as { requestId: string }).requestId).toBe(id);
+    expect(((await r.json()) as { error: { requestId: string } }).error.requestId).toBe(id);
     expect((await fx.exitStatus()).code).not.toBe(0);
     expect(fx.logs()).toContain(`"requestId":"${id}"`);
   }, 30_000);
@@ -475,7 +475,7 @@ describe("limits: the client gets its answer, then the process ends (the contain
     expect(r.status).toBe(500);
     expect(r.headers.get("x-request-id")).toBe("abort-1");
     const body = errorOf(await r.text());
-    expect(body).toMatchObject({ error: { code: "WFN_GUEST_EXIT" }, requestId: "abort-1" });
+    expect(body).toMatchObject({ error: { code: "INTERNAL", reason: "WFN_GUEST_EXIT", requestId: "abort-1" } });
     expect(body.error.message).toMatch(/exited \(proc_exit\(255\)\).*abort: Index out of range/);
     const st = await Promise.race([fx.exitStatus(), new Promise<null>((res) => setTimeout(() => res(null), 5000))]);
     expect(st).not.toBeNull();
@@ -508,7 +508,7 @@ describe("limits: the client gets its answer, then the process ends (the contain
       const r = await c.next();
       expect(r.status).toBe(500);
       expect(r.headers["x-request-id"]).toBe("big-1");
-      expect(errorOf(r.body)).toMatchObject({ error: { code: "WFN_RESPONSE_TOO_LARGE", message: expect.stringMatching(/limits\.responseBody/) }, requestId: "big-1" });
+      expect(errorOf(r.body)).toMatchObject({ error: { code: "INTERNAL", reason: "WFN_RESPONSE_TOO_LARGE", message: expect.stringMatching(/limits\.responseBody/), requestId: "big-1" } });
       // The same connection and the same process go on.
       c.write("GET /default/limits/ok HTTP/1.1\r\nHost: x\r\n\r\n");
       expect(await c.next()).toMatchObject({ status: 200, body: "ok" });

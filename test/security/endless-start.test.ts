@@ -51,7 +51,7 @@ describe("an initialiser that never returns", () => {
     const t0 = Date.now();
     const r = await fetch(`${shim.url}/admin/functions/default/hello`, { method: "PUT", body: endless() as Uint8Array<ArrayBuffer> });
     expect(r.status).toBeGreaterThanOrEqual(400);
-    expect(((await r.json()) as { error: { code: string } }).error.code).toBe("WFN_TIMEOUT");
+    expect(((await r.json()) as { error: { code: string; reason: string } }).error.reason).toBe("WFN_TIMEOUT");
     expect(Date.now() - t0).toBeLessThan(15_000);
     expect(await (await fetch(`${shim.url}/default/hello?name=still`)).text()).toBe("hello, still\n");
   });

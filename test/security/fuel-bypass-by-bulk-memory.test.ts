@@ -60,7 +60,7 @@ describe("a loop of bulk-memory instructions", () => {
       const r = await fetch(`${shim.url}/default/bulk${name}`, { signal: AbortSignal.timeout(60_000) });
       const took = Date.now() - t0;
       expect(r.status).toBe(504);
-      expect(((await r.json()) as { error: { code: string } }).error.code).toBe("WFN_TIMEOUT");
+      expect(((await r.json()) as { error: { code: string; reason: string } }).error.reason).toBe("WFN_TIMEOUT");
       // 500 ms timeout; before the fix the first clock check came after ~20,000 iterations (minutes).
       expect(took).toBeLessThan(3_000);
       const hello = await fetch(`${shim.url}/default/hello?name=after`, { signal: AbortSignal.timeout(5_000) });

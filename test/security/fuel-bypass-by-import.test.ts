@@ -40,7 +40,7 @@ describe("a module that imports wfn.interrupt but never calls it", () => {
     expect(await hello.text()).toBe("hello, meanwhile\n");
     const r = await looping;
     expect(r.status).toBe(504);
-    expect(((await r.json()) as { error: { code: string } }).error.code).toBe("WFN_TIMEOUT");
+    expect(((await r.json()) as { error: { code: string; reason: string } }).error.reason).toBe("WFN_TIMEOUT");
     expect(Date.now() - t0).toBeLessThan(5_000);
     expect((await fetch(`${shim.url}/default/hello`)).status).toBe(200);
   }, 30_000);

@@ -65,7 +65,7 @@ function checkAnswer(raw: string, request: string): void {
     const json = /^content-type: application\/json/im.test(m[2]!);
     const rest = raw.slice(m.index! + m[0].length, m.index! + m[0].length + 400);
     const headOnly = rest === "" && request.includes("HEAD ");
-    if (json ? headOnly || /^\{"error":\{"code":"WFN_[A-Z_]+","message":/.test(rest) : request.includes("/default/victim")) continue;
+    if (json ? headOnly || /^\{"error":\{"code":"[A-Z_]+","message":/.test(rest) : request.includes("/default/victim")) continue;
     finds.push(`${status} without the JSON error body for ${what}: ${raw.slice(m.index!, m.index! + 600)}`);
   }
 }
@@ -327,7 +327,7 @@ async function hitVictim(body: Buffer, what: string): Promise<number> {
   try {
     const r = await fetch(`${shim.url}/default/victim`, { method: "POST", body, signal: AbortSignal.timeout(5_000) });
     const text = await r.text();
-    const key = `${r.status}${/"code":"(WFN_[A-Z_]+)"/.exec(text)?.[1] ?? ""}`;
+    const key = `${r.status}${/"reason":"(WFN_[A-Z_]+)"/.exec(text)?.[1] ?? ""}`;
     if (!tally.has(key) && process.env.FUZZ_VERBOSE) console.log(key, text.slice(0, 300));
     tally.set(key, (tally.get(key) ?? 0) + 1);
     checkAnswer(`HTTP/1.1 ${r.status} x\r\ncontent-type: ${r.headers.get("content-type")}\r\n\r\n${text}`, `POST /default/victim: ${what}`);

@@ -88,7 +88,7 @@ for (const offload of ["never", "always"] as const) {
       const r = await fetch(`${shim.url}/default/flood`, { signal: AbortSignal.timeout(20_000) });
       const answeredAt = Date.now();
       expect(r.status).toBe(504);
-      expect(((await r.json()) as { error: { code: string } }).error.code).toBe("WFN_TIMEOUT");
+      expect(((await r.json()) as { error: { code: string; reason: string } }).error.reason).toBe("WFN_TIMEOUT");
       expect(target.seen()).toBeGreaterThan(0);
       expect(target.maxOpen()).toBeLessThanOrEqual(CAP);
       expect(target.seen()).toBeLessThanOrEqual(CAP);

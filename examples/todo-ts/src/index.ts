@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { state, WfnError } from "@wasm-fn/sdk";
+import { errorResponse, state, WfnError } from "@wasm-fn/sdk";
+import type { Context } from "hono";
 
 const STORE = "statestore";
 const INDEX = "todo-index";
@@ -10,6 +11,10 @@ const Patch = z.object({ title: z.string().trim().min(1).max(200).optional(), do
 type Todo = { id: string; title: string; done: boolean; created: string };
 
 const app = new Hono();
+
+/** The one wasm-fn error body, with this request's id. */
+const fail = (c: Context, status: number, message: string, code?: string) => errorResponse(status, message, { code, requestId: c.req.header("x-request-id") ?? "" });
+const issues = (e: z.ZodError) => e.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
 
 /** Reads the index of ids and writes it back with its ETag, again when someone else wrote first. */
 async function updateIndex(change: (ids: string[]) => string[]): Promise<void> {
@@ -27,7 +32,7 @@ async function updateIndex(change: (ids: string[]) => string[]): Promise<void> {
 
 app.post("/todos", async (c) => {
   const parsed = NewTodo.safeParse(await c.req.json().catch(() => null));
-  if (!parsed.success) return c.json({ error: { code: "INVALID_ARGUMENT", message: parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ") } }, 400);
+  if (!parsed.success) return fail(c, 400, issues(parsed.error));
   const todo: Todo = { id: crypto.randomUUID(), title: parsed.data.title, done: false, created: new Date().toISOString() };
   await state.set(STORE, `todo-${todo.id}`, todo);
   await updateIndex((ids) => [...ids, todo.id]);
@@ -43,15 +48,15 @@ app.get("/todos", async (c) => {
 
 app.get("/todos/:id", async (c) => {
   const item = await state.get<Todo>(STORE, `todo-${c.req.param("id")}`);
-  return item ? c.json(item.value) : c.json({ error: { code: "NOT_FOUND", message: `no to-do ${c.req.param("id")}` } }, 404);
+  return item ? c.json(item.value) : fail(c, 404, `no to-do ${c.req.param("id")}`);
 });
 
 app.patch("/todos/:id", async (c) => {
   const parsed = Patch.safeParse(await c.req.json().catch(() => null));
-  if (!parsed.success) return c.json({ error: { code: "INVALID_ARGUMENT", message: parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ") } }, 400);
+  if (!parsed.success) return fail(c, 400, issues(parsed.error));
   const key = `todo-${c.req.param("id")}`;
   const cur = await state.get<Todo>(STORE, key);
-  if (!cur) return c.json({ error: { code: "NOT_FOUND", message: `no to-do ${c.req.param("id")}` } }, 404);
+  if (!cur) return fail(c, 404, `no to-do ${c.req.param("id")}`);
   const next = { ...cur.value, ...parsed.data };
   await state.set(STORE, key, next, { etag: cur.etag });
   return c.json(next);
@@ -67,7 +72,7 @@ app.delete("/todos/:id", async (c) => {
 app.onError((e, c) => {
   const code = e instanceof WfnError ? e.code : "INTERNAL";
   const status = code === "CONFLICT" ? 409 : code === "DENIED" ? 403 : code === "NOT_CONFIGURED" ? 503 : 500;
-  return c.json({ error: { code, message: e.message } }, status);
+  return fail(c, status, e.message, code);
 });
 
 export default app;

@@ -1,4 +1,4 @@
-import { pubsub, secrets, WfnError } from "@wasm-fn/sdk";
+import { errorResponse, pubsub, secrets, WfnError } from "@wasm-fn/sdk";
 
 const enc = new TextEncoder();
 let key: CryptoKey | null = null;
@@ -23,16 +23,17 @@ const json = (status: number, v: unknown) => new Response(JSON.stringify(v), { s
 
 export default {
   async fetch(request: Request): Promise<Response> {
-    if (request.method !== "POST") return json(405, { error: { code: "INVALID_ARGUMENT", message: "POST a signed webhook" } });
+    const fail = (status: number, message: string) => errorResponse(status, message, { requestId: request.headers.get("x-request-id") ?? "" });
+    if (request.method !== "POST") return fail(405, "POST a signed webhook");
     const body = new Uint8Array(await request.arrayBuffer());
     const sig = fromHex((request.headers.get("x-hub-signature-256") ?? "").replace(/^sha256=/, ""));
     // crypto.subtle.verify compares in constant time.
     if (!sig || !(await crypto.subtle.verify("HMAC", await hmacKey(), sig, body))) {
-      return json(401, { error: { code: "DENIED", message: "missing or wrong x-hub-signature-256" } });
+      return fail(401, "missing or wrong x-hub-signature-256");
     }
     let order: { id?: unknown };
-    try { order = JSON.parse(new TextDecoder().decode(body)) as { id?: unknown }; } catch { return json(400, { error: { code: "INVALID_ARGUMENT", message: "the body is not JSON" } }); }
-    if (typeof order.id !== "string" || order.id === "") return json(400, { error: { code: "INVALID_ARGUMENT", message: "an order needs an id" } });
+    try { order = JSON.parse(new TextDecoder().decode(body)) as { id?: unknown }; } catch { return fail(400, "the body is not JSON"); }
+    if (typeof order.id !== "string" || order.id === "") return fail(400, "an order needs an id");
     await pubsub.publish("pubsub", "orders", order);
     return json(202, { id: order.id, event: "published" });
   },

@@ -67,15 +67,31 @@ function respond(c: Conn, status: i32, contentType: string, b: usize, n: i32, ex
 }
 
 const errBody = new Buf(256);
-function errorJson(code: string, message: string): Buf {
+/** The one error body (@wasm-fn/abi errorBody): the ABI code from the status, the adapter's code as the reason. */
+function errorJson(status: i32, code: string, message: string): Buf {
   errBody.clear();
-  errBody.str("{\"error\":{\"code\":").jstr(code).str(",\"message\":").jstr(message).str("}");
-  if (reqId.len > 0) errBody.str(",\"requestId\":").jbuf(reqId);
-  errBody.str("}");
+  errBody.str("{\"error\":{\"code\":").jstr(abiCodeForStatus(status)).str(",\"message\":").jstr(message);
+  errBody.str(",\"requestId\":");
+  if (reqId.len > 0) errBody.jbuf(reqId); else errBody.str("\"\"");
+  errBody.str(",\"reason\":").jstr(code).str("}}");
   return errBody;
 }
+/** The table of @wasm-fn/abi errorCodeForStatus (the adapter is AssemblyScript and cannot import it). */
+function abiCodeForStatus(status: i32): string {
+  switch (status) {
+    case 400: case 422: return "INVALID_ARGUMENT";
+    case 401: case 403: return "DENIED";
+    case 404: return "NOT_FOUND";
+    case 409: case 412: return "CONFLICT";
+    case 413: case 414: case 431: return "TOO_LARGE";
+    case 429: case 503: return "UNAVAILABLE";
+    case 408: case 504: return "TIMEOUT";
+    case 501: return "UNKNOWN_OP";
+    default: return status >= 400 && status < 500 ? "INVALID_ARGUMENT" : "INTERNAL";
+  }
+}
 function respondError(c: Conn, status: i32, code: string, message: string): void {
-  const b = errorJson(code, message);
+  const b = errorJson(status, code, message);
   respond(c, status, "application/json", b.ptr, b.len, null);
 }
 function respondJson(c: Conn, status: i32, json: string): void {

@@ -89,7 +89,7 @@ async function witHash(): Promise<string> {
 }
 
 /** The TypeScript compiler over the function's project; errors name the user's file, line and column. */
-async function typeCheck(fnDir: string, entryAbs: string): Promise<void> {
+export async function typeCheck(fnDir: string, entryAbs: string): Promise<void> {
   const ts = (await import("typescript")).default;
   const configPath = path.join(fnDir, "tsconfig.json");
   // The SDK resolves from the CLI's install, wherever the function is (it needs no node_modules of its own).

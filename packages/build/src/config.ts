@@ -346,3 +346,63 @@ function distance(a: string, b: string): number {
   }
   return row[b.length]!;
 }
+
+/**
+ * The JSON Schema of wasm-fn.yaml (draft-07, what editors' YAML support reads), made from the
+ * same shapes `normalizeConfig` checks, so the two cannot disagree. `wasm-fn.schema.json` in this
+ * package is this function's output (test/config-schema.test.ts keeps it so).
+ */
+export function configJsonSchema(): Record<string, unknown> {
+  const doc = shapeSchema(schema);
+  return {
+    $schema: "http://json-schema.org/draft-07/schema#",
+    $id: "https://wasm-fn.dev/schemas/wasm-fn.schema.json",
+    title: "wasm-fn.yaml",
+    description: "A wasm-fn function's config (docs/configuration.md). Field names follow OpenFunction's Function v1beta2.",
+    ...doc,
+  };
+}
+
+const SIZE_PATTERN = "^\\d+(\\.\\d+)?\\s*(B|Ki|Mi|Gi|K|M|G)?$";
+const DURATION_PATTERN = "^\\d+(\\.\\d+)?\\s*(ms|s|m|h)$";
+
+function shapeSchema(s: Shape): Record<string, unknown> {
+  switch (s.t) {
+    case "string": {
+      const out: Record<string, unknown> = { type: "string" };
+      if (s.enum) out.enum = [...s.enum];
+      if (s.pattern) out.pattern = s.pattern.source;
+      if (s.hint) out.description = s.hint;
+      return out;
+    }
+    case "int": {
+      const out: Record<string, unknown> = { type: "integer" };
+      if (s.min !== undefined) out.minimum = s.min;
+      if (s.max !== undefined) out.maximum = s.max;
+      return out;
+    }
+    case "size":
+      return { description: "a size: 512Ki, 1Mi, 2Gi, or bytes", oneOf: [{ type: "integer", minimum: 0 }, { type: "string", pattern: SIZE_PATTERN }] };
+    case "duration":
+      return { description: "a duration: 250ms, 30s, 2m, 1h, or milliseconds", oneOf: [{ type: "number", minimum: 0 }, { type: "string", pattern: DURATION_PATTERN }] };
+    case "list":
+      return { type: "array", items: shapeSchema(s.of) };
+    case "map":
+      return { type: "object", additionalProperties: { type: "string" } };
+    case "names":
+      return {
+        description: "state store names, or a map of name -> component spec",
+        oneOf: [
+          { type: "array", items: { type: "string", pattern: COMPONENT.source } },
+          { type: "object", propertyNames: { pattern: COMPONENT.source }, additionalProperties: { type: ["object", "null"] } },
+        ],
+      };
+    case "object": {
+      const properties: Record<string, unknown> = {};
+      for (const [k, f] of Object.entries(s.fields)) properties[k] = shapeSchema(f);
+      const out: Record<string, unknown> = { type: "object", properties, additionalProperties: false };
+      if (s.required?.length) out.required = [...s.required];
+      return out;
+    }
+  }
+}

@@ -114,16 +114,16 @@ function requestId(): string {
   return str(buf);
 }
 
-/** The ABI error name an HTTP status stands for (the reverse of the shim's mapping). */
+/** The ABI error name an HTTP status stands for: the table of @wasm-fn/abi errorCodeForStatus (test/sdk-as.test.ts keeps them equal). */
 export function codeForStatus(status: i32): string {
   switch (status) {
     case 400: case 422: return "INVALID_ARGUMENT";
     case 401: case 403: return "DENIED";
-    case 404: case 405: return "NOT_FOUND";
+    case 404: return "NOT_FOUND";
     case 409: case 412: return "CONFLICT";
-    case 413: return "TOO_LARGE";
+    case 413: case 414: case 431: return "TOO_LARGE";
     case 429: case 503: return "UNAVAILABLE";
-    case 504: case 408: return "TIMEOUT";
+    case 408: case 504: return "TIMEOUT";
     case 501: return "UNKNOWN_OP";
     default: return status >= 400 && status < 500 ? "INVALID_ARGUMENT" : "INTERNAL";
   }

@@ -22,6 +22,32 @@ export class WfnError extends Error {
   constructor(readonly code: ErrorCodeName, message: string, readonly status = 0) { super(message); }
 }
 
+/** The ABI error name an HTTP status stands for (the table of @wasm-fn/abi's errorCodeForStatus). */
+export function errorCodeForStatus(status: number): ErrorCodeName | "UNKNOWN_OP" {
+  switch (status) {
+    case 400: case 422: return "INVALID_ARGUMENT";
+    case 401: case 403: return "DENIED";
+    case 404: return "NOT_FOUND";
+    case 409: case 412: return "CONFLICT";
+    case 413: case 414: case 431: return "TOO_LARGE";
+    case 429: case 503: return "UNAVAILABLE";
+    case 408: case 504: return "TIMEOUT";
+    case 501: return "UNKNOWN_OP";
+    default: return status >= 400 && status < 500 ? "INVALID_ARGUMENT" : "INTERNAL";
+  }
+}
+
+/**
+ * An error answer in the one shape every wasm-fn error has (docs/troubleshooting.md):
+ * `return errorResponse(404, "no to-do 7", { requestId: request.headers.get("x-request-id") ?? "" })`
+ * gives `{"error":{"code":"NOT_FOUND","message":"no to-do 7","requestId":"..."}}`.
+ */
+export function errorResponse(status: number, message: string, opts: { code?: string; requestId?: string; reason?: string } = {}): Response {
+  const error: Record<string, string> = { code: opts.code ?? errorCodeForStatus(status), message, requestId: opts.requestId ?? "" };
+  if (opts.reason) error.reason = opts.reason;
+  return new Response(JSON.stringify({ error }), { status, headers: { "content-type": "application/json" } });
+}
+
 let base = "http://localhost:3500";
 
 /** Where Dapr's HTTP API is (default `http://localhost:3500`, Dapr's default sidecar port). */

@@ -7,6 +7,8 @@
 import { Fields, IncomingBody, OutgoingBody, OutgoingResponse, ResponseOutparam, type IncomingRequest } from "wasi:http/types@0.2.10";
 
 /** What a function module exports by default: `{ fetch }` (as Workers and Spin) or the function itself. */
+import { errorResponse } from "./index.js";
+
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
 export type Handler = { fetch: FetchHandler } | FetchHandler;
 
@@ -82,11 +84,11 @@ async function send(res: Response, out: ResponseOutparam): Promise<void> {
   OutgoingBody.finish(ob, undefined);
 }
 
-/** An error the handler threw, as the one error body wasm-fn answers with (docs/abi.md). */
-function failure(e: unknown): Response {
+/** An error the handler threw, as the one error body wasm-fn answers with (docs/troubleshooting.md). */
+function failure(e: unknown, requestId: string): Response {
   const message = e instanceof Error ? e.message : String(e);
   console.error(`the handler threw: ${e instanceof Error && e.stack ? `${message}\n${e.stack}` : message}`);
-  return new Response(JSON.stringify({ error: { code: "WFN_HANDLER", message } }), { status: 500, headers: { "content-type": "application/json" } });
+  return errorResponse(500, message, { requestId, reason: "WFN_HANDLER" });
 }
 
 /** The wasi:http/incoming-handler export for `handler`. */
@@ -96,11 +98,14 @@ export function serve(handler: Handler): { handle(request: IncomingRequest, out:
   return {
     async handle(incoming, out) {
       let res: Response;
+      let requestId = "";
       try {
-        res = await fetchFn(toRequest(incoming));
+        const request = toRequest(incoming);
+        requestId = request.headers.get("x-request-id") ?? "";
+        res = await fetchFn(request);
         if (!(res instanceof Response)) throw new TypeError(`fetch returned ${res === null ? "null" : typeof res}, not a Response`);
       } catch (e) {
-        res = failure(e);
+        res = failure(e, requestId);
       }
       await send(res, out);
     },

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { WfnError } from "@wasm-fn/abi";
+import { errorBody, WfnError } from "@wasm-fn/abi";
 import { ShimErrors } from "../errors.js";
 
 /** Reads a request body up to `limit` bytes; past it, rejects with a 413 WfnError (checked on Content-Length first). */
@@ -31,10 +31,10 @@ function tooLarge(size: number, limit: number): WfnError {
   return new WfnError(ShimErrors.BODY_TOO_LARGE, `the request body (${size} bytes or more) is over this function's limit of ${limit} bytes; send less, or raise limits.requestBody in wasm-fn.yaml`, { status: 413 });
 }
 
-/** A JSON error answer: {"error": {"code", "message"}, "requestId"}. */
+/** A JSON error answer in the one shape (@wasm-fn/abi errorBody): {"error": {"code", "message", "requestId", "reason"}}. */
 export function sendError(res: ServerResponse, err: WfnError, requestId: string, extra: Record<string, string> = {}): void {
   if (res.headersSent) { res.destroy(); return; }
-  const body = JSON.stringify({ error: { code: err.code, message: err.message }, requestId });
+  const body = JSON.stringify(errorBody(err, requestId));
   res.writeHead(err.status, { "content-type": "application/json", "content-length": Buffer.byteLength(body), "x-request-id": requestId, ...extra });
   res.end(body);
 }

@@ -330,10 +330,12 @@ export class ComponentWorker {
 function wireRequest(i: InvocationInput): WireRequest {
   const headers: [string, string][] = [];
   for (const [k, v] of Object.entries(i.headers)) {
-    if (v === undefined) continue;
+    if (v === undefined || k === "x-request-id") continue;
     if (Array.isArray(v)) for (const x of v) headers.push([k, x]);
     else headers.push([k, v]);
   }
+  // The shim's request id (the client's, when valid, or a new one): the SDK puts it in error bodies.
+  headers.push(["x-request-id", i.requestId]);
   // An event arrives as a CloudEvent in HTTP binary mode: its attributes as ce-* headers, its data as the body.
   const ev = i.event;
   if (ev) {
