@@ -61,7 +61,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     backend = new EmbeddedBackend({
       file: choice.stateFile === undefined ? ".wasm-fn/state.json" : choice.stateFile,
       ...(components ? { components } : {}),
-      bus: { onDrop: (ev, reason) => log.log("error", "event dropped after repeated failures", { event: ev.id, topic: ev.topic, reason }) },
+      bus: { log: (level, msg, fields) => log.log(level, msg, fields) },
     });
   } else {
     // Loaded only here: @dapr/dapr costs most of a second to import, which `wasm-fn run` alone should not pay.
