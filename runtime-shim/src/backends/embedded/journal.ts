@@ -71,6 +71,7 @@ export class Journal {
 
   /** Writes what is queued, leaves only the pending events in the file, and closes it. */
   async close(): Promise<void> {
+    if (this.fd === null) return;
     this.appended = COMPACT_AFTER;
     await this.kick(true);
     if (this.fd !== null) { closeSync(this.fd); this.fd = null; }
