@@ -7,7 +7,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serve, type Served } from "./harness/cli.js";
-import { daprdBinary, writeResources, writeTestConfig } from "./harness/dapr.js";
+import { daprdBinary, startDaprd, writeResiliency, writeResources, writeTestConfig, type Daprd } from "./harness/dapr.js";
+import { freePort } from "./harness/proc.js";
 import { startRedis, type Redis } from "./harness/redis.js";
 import { ensureBuilt, eventually } from "./harness/services.js";
 
@@ -144,7 +145,7 @@ describe("delivery, embedded backend (wasm-fn run)", () => {
 describe("delivery, real daprd + Redis (wasm-fn run --dapr)", () => {
   let s: Served;
   beforeAll(async () => {
-    redis = await startRedis();
+    redis ??= await startRedis();
     const dir = mkdtempSync(path.join(os.tmpdir(), "wfn-delivery-dapr-"));
     // processingTimeout above the function's whole retry schedule (1.4 s): Redis must not hand the
     // event out again while the shim is still retrying it (docs/dapr.md, "Retries and dead letters").
@@ -159,4 +160,36 @@ describe("delivery, real daprd + Redis (wasm-fn run --dapr)", () => {
   });
 
   deliveryCases(() => s, "dapr");
+});
+
+describe("delivery, a shim killed mid-event beside a daprd that keeps running (dapr run, Kubernetes)", () => {
+  let daprd: Daprd | undefined;
+  afterAll(async () => { await daprd?.stop(); });
+
+  it("with a Resiliency retry policy on the pubsub, daprd delivers the event again once the shim is back: handled once, no dead letter", async () => {
+    redis ??= await startRedis();
+    const dir = mkdtempSync(path.join(os.tmpdir(), "wfn-delivery-kill-"));
+    const resources = writeResources([{ name: "pubsub", type: "pubsub.redis", metadata: { redisHost: redis.address, processingTimeout: "20s", redeliverInterval: "2s" } }], path.join(dir, "resources"));
+    // daprd retries failed deliveries (a connection the killed shim dropped, or refused while it is
+    // down) every 200 ms, 50 times; without it, a delivery that fails goes to the dead-letter topic at once.
+    writeResiliency(resources, ["pubsub"]);
+    const appPort = await freePort();
+    daprd = await startDaprd({ appId: "delivery", appPort, resourcesPath: resources, waitForApp: false });
+    const args = ["--dapr", "--port", String(appPort)];
+    const env = { DAPR_HTTP_PORT: String(daprd.httpPort), DAPR_GRPC_PORT: String(daprd.grpcPort) };
+    let shim = await serve(FNS, args, { env, timeoutMs: 90_000 });
+    running.push(shim);
+    await eventually(async () => ((await fetch(`http://127.0.0.1:${daprd!.httpPort}/v1.0/healthz`)).status === 204 ? true : undefined), 30_000, "daprd sees the app");
+    const id = `kill-dapr-${Date.now()}`;
+    const worker = shim.functions.find((f) => f.name === "delivery-worker")!;
+    const r = await fetch(worker.url.replace(/:\d+/, `:${appPort}`), { method: "POST", body: JSON.stringify({ id, mode: "hold", sink: sink.url }) });
+    expect(r.status).toBe(202);
+    await eventually(() => sink.of("/try", id)[0], 20_000, "first try");
+    await shim.stop("SIGKILL");
+    shim = await serve(FNS, args, { env, timeoutMs: 90_000 });
+    running.push(shim);
+    await eventually(() => sink.of("/done", id)[0], 20_000, "handled after the restart");
+    await new Promise((r) => setTimeout(r, 1500));
+    expect([sink.of("/try", id).length >= 2, sink.of("/done", id).length, sink.of("/dead", id).length]).toEqual([true, 1, 0]);
+  });
 });
