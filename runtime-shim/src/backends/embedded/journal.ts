@@ -55,7 +55,7 @@ export class Journal {
     if (this.failure) return Promise.reject(this.unwritable(this.failure));
     for (const p of events) this.pending.set(p.key, p);
     if (this.fd === null) return Promise.resolve();
-    const line = events.map((p) => JSON.stringify({ add: { k: p.key, s: p.sub, e: { ...p.event, data: Buffer.from(p.event.data).toString("base64") } } } satisfies Line) + "\n").join("");
+    const line = events.map(addLine).join("");
     return new Promise((resolve, reject) => {
       this.queue.push({ line, sync: true, done: (e) => (e ? reject(this.unwritable(e)) : resolve()) });
       this.kick();
@@ -110,9 +110,8 @@ export class Journal {
   private async compact(): Promise<void> {
     const file = this.file!;
     const tmp = `${file}.tmp`;
-    const lines = [...this.pending.values()].map((p) => JSON.stringify({ add: { k: p.key, s: p.sub, e: { ...p.event, data: Buffer.from(p.event.data).toString("base64") } } } satisfies Line) + "\n");
     const fh = await open(tmp, "w");
-    try { await fh.writeFile(lines.join(""), "utf8"); await fh.sync(); } finally { await fh.close(); }
+    try { await fh.writeFile([...this.pending.values()].map(addLine).join(""), "utf8"); await fh.sync(); } finally { await fh.close(); }
     await rename(tmp, file);
     const dir = await open(path.dirname(file), "r");
     try { await dir.sync(); } finally { await dir.close(); }
@@ -141,4 +140,8 @@ export class Journal {
   private unwritable(e: Error): BackendError {
     return new BackendError(BackendErrors.UNAVAILABLE, `the embedded event journal ${this.file} cannot be written (${e.message}); the event was not published: free disk space or fix the directory's permissions, then restart`);
   }
+}
+
+function addLine(p: PendingEvent): string {
+  return JSON.stringify({ add: { k: p.key, s: p.sub, e: { ...p.event, data: Buffer.from(p.event.data).toString("base64") } } } satisfies Line) + "\n";
 }
