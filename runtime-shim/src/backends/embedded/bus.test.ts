@@ -92,6 +92,25 @@ describe("embedded bus", () => {
     expect(() => new EmbeddedBus({ journal: file })).toThrow(/event journal .* is damaged at line 1; move it away/);
   });
 
+  it("keeps events of a subscription no one has now, and counts them for the start-up warning", async () => {
+    const file = journalIn();
+    const first = new EmbeddedBus({ journal: file });
+    first.subscribe("p", "gone", async () => new Promise<DeliveryStatus>(() => undefined), { id: "old-fn" });
+    await first.publish("p", "gone", enc("a"), "text/plain");
+    await first.publish("p", "gone", enc("b"), "text/plain");
+    const next = new EmbeddedBus({ journal: file });
+    next.subscribe("p", "t", recorder().fn);
+    expect(next.unclaimedBySubscription()).toEqual({ "old-fn": 2 });
+    await next.close();
+    const later = new EmbeddedBus({ journal: file });
+    const back = recorder();
+    later.subscribe("p", "gone", back.fn, { id: "old-fn" });
+    await later.settled();
+    expect(back.seen.map((e) => dec(e.data))).toEqual(["a", "b"]);
+    expect(later.unclaimedBySubscription()).toEqual({});
+    await later.close();
+  });
+
   it("refuses publishes once closed, so a closing shim does not acknowledge what it will not deliver", async () => {
     const bus = new EmbeddedBus();
     bus.subscribe("p", "t", recorder().fn);

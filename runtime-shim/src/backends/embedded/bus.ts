@@ -94,6 +94,13 @@ export class EmbeddedBus implements LocalBus {
     this.journal.done(p.key);
   }
 
+  /** Journal entries of the last run that no subscription has claimed, per subscription id. */
+  unclaimedBySubscription(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const p of this.unclaimed) out[p.sub] = (out[p.sub] ?? 0) + 1;
+    return out;
+  }
+
   /** Resolves when no delivery is running (tests use it). */
   async settled(): Promise<void> {
     if (this.inflight > 0) await new Promise<void>((r) => this.idle.push(r));
