@@ -36,6 +36,7 @@ export class EmbeddedBus implements LocalBus {
   constructor(private readonly opts: BusOptions = {}) {
     this.journal = new Journal(opts.journal ?? null);
     this.unclaimed = this.journal.entries();
+    if (this.journal.damaged > 0) opts.log?.("warn", `skipped ${this.journal.damaged} damaged line(s) of the event journal ${opts.journal} (a crash cut them short; their publishes were never acknowledged)`, { journal: opts.journal });
   }
 
   subscribe(pubsub: string, topic: string, subscriber: Subscriber, options: SubscribeOptions = {}): () => void {

@@ -25,8 +25,9 @@ const COMPACT_AFTER = 10_000;
  * `add` when an event is published (written and fdatasync'd before the publish is acknowledged),
  * `done` when its subscriber answered (not synced: losing one means a redelivery, which
  * at-least-once allows). Read back at start; rewritten with only the pending events at start, at
- * close and every COMPACT_AFTER records. A crash can only tear the last line, which is skipped:
- * its publish was never acknowledged. With `file` null it keeps the pending set in memory only.
+ * close and every COMPACT_AFTER records. A crash can tear a line (the last one, or, when another
+ * shim shares the file, one in the middle): it is skipped and counted in `damaged`; its publish was
+ * never acknowledged. With `file` null it keeps the pending set in memory only.
  *
  * @example const j = new Journal(".wasm-fn/state.events.jsonl"); await j.add([{ key, sub, event }]);
  */
@@ -37,6 +38,8 @@ export class Journal {
   private flushing: Promise<void> | null = null;
   private appended = 0;
   private failure: Error | null = null;
+  /** Lines of the file read at start that were not whole records (skipped). */
+  damaged = 0;
 
   constructor(readonly file: string | null) {
     if (!file) return;
@@ -109,7 +112,8 @@ export class Journal {
   /** Rewrites the file with the pending events only: temp file, fsync, rename, fsync of the directory. */
   private async compact(): Promise<void> {
     const file = this.file!;
-    const tmp = `${file}.tmp`;
+    // Per process: shims sharing a state file (and so this journal) must not write one temp file.
+    const tmp = `${file}.${process.pid}.tmp`;
     const fh = await open(tmp, "w");
     try { await fh.writeFile([...this.pending.values()].map(addLine).join(""), "utf8"); await fh.sync(); } finally { await fh.close(); }
     await rename(tmp, file);
@@ -125,16 +129,16 @@ export class Journal {
     try { text = readFileSync(file, "utf8"); } catch { return; }
     const lines = text.split("\n");
     // The part after the last newline is a line the crash cut short (or ""): its add was never acknowledged.
-    lines.pop();
-    lines.forEach((raw, i) => {
+    if (lines.pop() !== "") this.damaged++;
+    for (const raw of lines) {
       let rec: Line;
-      try { rec = JSON.parse(raw) as Line; } catch {
-        throw new BackendError(BackendErrors.INVALID, `the embedded event journal ${file} is damaged at line ${i + 1}; move it away to start without its pending events`);
-      }
-      if ("done" in rec) { this.pending.delete(rec.done); return; }
-      const { k, s, e } = rec.add;
+      try { rec = JSON.parse(raw) as Line; } catch { this.damaged++; continue; }
+      if (typeof rec !== "object" || rec === null) { this.damaged++; continue; }
+      if ("done" in rec) { this.pending.delete(rec.done); continue; }
+      const { k, s, e } = rec.add ?? {};
+      if (typeof k !== "string" || typeof s !== "string" || typeof e?.id !== "string" || typeof e.data !== "string") { this.damaged++; continue; }
       this.pending.set(k, { key: k, sub: s, event: { ...e, data: Buffer.from(e.data, "base64") } });
-    });
+    }
   }
 
   private unwritable(e: Error): BackendError {
