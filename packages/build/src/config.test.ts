@@ -100,4 +100,16 @@ describe("function config (wasm-fn.yaml)", () => {
     expect(toMs("2m")).toBe(120_000);
     expect(toMs("soon")).toBeNaN();
   });
+  it("reads retry: (Dapr's retry policy terms) with defaults, and deadLetterTopic on pubsub inputs only", () => {
+    expect(normalizeConfig({ name: "x" }).retry).toEqual({ policy: "exponential", durationMs: 500, maxIntervalMs: 10_000, maxRetries: 5 });
+    expect(normalizeConfig({ name: "x", retry: { policy: "constant", duration: "50ms", maxRetries: 0 } }).retry).toEqual({ policy: "constant", durationMs: 50, maxIntervalMs: 10_000, maxRetries: 0 });
+    expect(() => normalizeConfig({ name: "x", retry: { maxRetries: -1 } })).toThrow(/retry.maxRetries must be between 0 and 1000, got -1/);
+    expect(() => normalizeConfig({ name: "x", retry: { policy: "linear" } })).toThrow(/retry.policy must be one of exponential, constant/);
+    expect(() => normalizeConfig({ name: "x", retry: { max: 3 } })).toThrow(/unknown key 'retry.max' \(did you mean 'maxRetries'\?\)/);
+    const c = normalizeConfig({ name: "x", inputs: [{ dapr: { name: "pubsub", type: "pubsub.redis", topic: "jobs", deadLetterTopic: "jobs-dead" } }] });
+    expect(c.inputs[0]!.dapr.deadLetterTopic).toBe("jobs-dead");
+    expect(() => normalizeConfig({ name: "x", inputs: [{ dapr: { name: "cron", type: "bindings.cron", deadLetterTopic: "d" } }] })).toThrow(/inputs\[0\].dapr.deadLetterTopic is for pubsub inputs only/);
+    expect(() => normalizeConfig({ name: "x", triggers: { dapr: [{ name: "pubsub", topic: "t", deadLetterTopic: "t" }] } })).toThrow(/triggers.dapr\[0\].deadLetterTopic must differ/);
+    expect(() => normalizeConfig({ name: "x", outputs: [{ dapr: { name: "pubsub", topic: "t", deadLetterTopic: "d" } }] })).toThrow(/unknown key 'outputs\[0\].dapr.deadLetterTopic'/);
+  });
 });

@@ -11,6 +11,21 @@ export interface DaprRef {
   topic?: string;
   operation?: string;
   metadata?: Record<string, string>;
+  /** Pubsub inputs only: where an event goes once its retries are spent or the function drops it (Dapr's subscription field). */
+  deadLetterTopic?: string;
+}
+
+/**
+ * How an async function's failed deliveries are tried again (`retry:`), in the terms of a Dapr
+ * Resiliency retry policy: `constant` waits `duration` between tries; `exponential` waits
+ * `duration`, then twice that each time, up to `maxInterval`. After `maxRetries` retries the event
+ * goes to the input's `deadLetterTopic` (or is dropped, with an error log).
+ */
+export interface RetryPolicy {
+  policy: "constant" | "exponential";
+  durationMs: number;
+  maxIntervalMs: number;
+  maxRetries: number;
 }
 
 /**
@@ -52,6 +67,8 @@ export interface FunctionConfig {
   permissions: Grants;
   /** The Dapr app id other apps use to invoke this function (default: name). */
   appId: string;
+  /** Retries of events the function answers RETRY (or traps, times out, or whose outputs fail). */
+  retry: RetryPolicy;
 }
 
 /** A function's grants, as every host checks them (see FunctionConfig.permissions). */
@@ -86,6 +103,13 @@ const daprRef: Shape = {
   required: ["name"],
   fields: { name: { t: "string" }, type: { t: "string" }, topic: { t: "string" }, operation: { t: "string" }, metadata: { t: "map" } },
 };
+/** An input also names its dead-letter topic (outputs have none). */
+const TOPIC = /^[^\s]{1,255}$/;
+const inputRef: Shape = { ...daprRef, fields: { ...daprRef.fields, deadLetterTopic: { t: "string", pattern: TOPIC, hint: "a topic name without spaces" } } };
+const retryShape: Shape = {
+  t: "object",
+  fields: { policy: { t: "string", enum: ["exponential", "constant"] }, duration: { t: "duration" }, maxInterval: { t: "duration" }, maxRetries: { t: "int", min: 0, max: 1000 } },
+};
 
 const logBudget: Shape = { t: "object", fields: { bytes: { t: "size" }, lines: { t: "int", min: 0 } } };
 const logLimits: Shape = { t: "object", fields: { perRequest: logBudget, perSecond: logBudget, maxLine: { t: "size" } } };
@@ -104,13 +128,14 @@ const schema: Shape = {
       t: "object",
       fields: {
         http: { t: "object", fields: { route: { t: "object", fields: { paths: { t: "list", of: { t: "string", pattern: /^\/[^\s?#]*$/, hint: "a path starting with '/'" } }, hostnames: { t: "list", of: { t: "string" } } } } } },
-        dapr: { t: "list", of: daprRef },
+        dapr: { t: "list", of: inputRef },
       },
     },
-    inputs: { t: "list", of: { t: "object", required: ["dapr"], fields: { dapr: daprRef } } },
+    inputs: { t: "list", of: { t: "object", required: ["dapr"], fields: { dapr: inputRef } } },
     outputs: { t: "list", of: { t: "object", required: ["dapr"], fields: { dapr: daprRef } } },
     scaleOptions: { t: "object", fields: { minReplicas: { t: "int", min: 0, max: 10000 }, maxReplicas: { t: "int", min: 1, max: 10000 }, idleTimeout: { t: "duration" }, maxQueue: { t: "int", min: 0 } } },
     isolation: { t: "string", enum: ["reuse", "fresh"] },
+    retry: retryShape,
     limits: { t: "object", fields: { timeout: { t: "duration" }, memory: { t: "size" }, requestBody: { t: "size" }, responseBody: { t: "size" }, log: logLimits, hostCalls: { t: "object", fields: { burst: { t: "int", min: 1, max: 1_000_000 }, perSecond: { t: "int", min: 1, max: 1_000_000 } } } } },
     states: { t: "names" },
     permissions: {
@@ -136,6 +161,8 @@ export interface EventInput {
   name: string;
   topic: string;
   metadata: Record<string, string>;
+  /** Pubsub only: the topic (same pubsub) that gets events whose retries are spent or that were dropped. */
+  deadLetterTopic?: string;
 }
 
 /**
@@ -145,10 +172,27 @@ export interface EventInput {
 export function eventInputs(config: FunctionConfig): EventInput[] {
   const refs: DaprRef[] = [...config.inputs.map((i) => i.dapr), ...(config.triggers.dapr ?? [])];
   return refs.map((r) => {
-    const kind = r.type?.startsWith("bindings.") ? "binding" : r.type?.startsWith("pubsub.") || r.topic ? "pubsub" : "binding";
+    const kind = inputKind(r);
     if (kind === "pubsub" && !r.topic) throw new Error(`${config.name}: input '${r.name}' is a pubsub (${r.type}) but names no topic; add topic: <name>`);
-    return { kind, name: r.name, topic: r.topic ?? "", metadata: r.metadata ?? {} };
+    return { kind, name: r.name, topic: r.topic ?? "", metadata: r.metadata ?? {}, ...(kind === "pubsub" && r.deadLetterTopic ? { deadLetterTopic: r.deadLetterTopic } : {}) };
   });
+}
+
+function inputKind(r: DaprRef): "pubsub" | "binding" {
+  return r.type?.startsWith("bindings.") ? "binding" : r.type?.startsWith("pubsub.") || r.topic ? "pubsub" : "binding";
+}
+
+/** A dead-letter topic makes sense on a pubsub input only, and not as the topic it guards (it would loop). */
+function checkDeadLetters(c: Record<string, any>, where: string): void {
+  const refs: [string, DaprRef][] = [
+    ...((c.inputs ?? []) as { dapr: DaprRef }[]).map((i, n): [string, DaprRef] => [`inputs[${n}].dapr`, i.dapr]),
+    ...((c.triggers?.dapr ?? []) as DaprRef[]).map((r, n): [string, DaprRef] => [`triggers.dapr[${n}]`, r]),
+  ];
+  for (const [at, r] of refs) {
+    if (r.deadLetterTopic === undefined) continue;
+    if (inputKind(r) === "binding") fail(where, `${at}.deadLetterTopic`, `is for pubsub inputs only ('${r.name}' is an input binding, which has no dead-letter topic); remove it`);
+    if (r.deadLetterTopic === r.topic) fail(where, `${at}.deadLetterTopic`, `must differ from the input's topic '${r.topic}' (a failed event would come straight back)`);
+  }
 }
 
 /** True when an output (`outputs[].dapr`) is a pubsub topic rather than an output binding. */
@@ -200,6 +244,8 @@ export function normalizeConfig(raw: unknown, where = CONFIG_FILE): FunctionConf
   const minReplicas = scale.minReplicas ?? 0;
   const maxReplicas = scale.maxReplicas ?? 64;
   if (minReplicas > maxReplicas) throw new WfnError(BuildErrors.CONFIG_INVALID, `${where}: scaleOptions.minReplicas (${minReplicas}) is above maxReplicas (${maxReplicas})`);
+  checkDeadLetters(c, where);
+  const retry = c.retry ?? {};
   return {
     name: c.name,
     namespace: c.namespace ?? "default",
@@ -230,6 +276,8 @@ export function normalizeConfig(raw: unknown, where = CONFIG_FILE): FunctionConf
     },
     states: stateNames(c.states),
     permissions: grantsOf(c),
+    // Dapr's exponential policy starts at 500 ms too; 5 retries wait 0.5+1+2+4+8 s, inside pubsub.redis's 60 s processingTimeout.
+    retry: { policy: retry.policy ?? "exponential", durationMs: toMs(retry.duration ?? "500ms"), maxIntervalMs: toMs(retry.maxInterval ?? "10s"), maxRetries: retry.maxRetries ?? 5 },
   };
 }
 

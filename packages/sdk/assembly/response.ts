@@ -92,13 +92,17 @@ export class Response {
       .setString("requestId", requestId());
     return Response.json(new JSON.Obj().set("error", e), status);
   }
-  /** For events: ask Dapr to deliver this event again later. */
+  /**
+   * For events: try this event again. The shim retries it under the function's `retry:` policy
+   * (default: 5 more tries, waiting 0.5, 1, 2, 4, 8 s); when those run out it goes to the input's
+   * `deadLetterTopic`, or is dropped with an error log naming it. A trap or a timeout counts the same.
+   */
   static retry(reason: string = ""): Response {
     const r = Response.text(reason, 500);
     r.outcome = Outcome.RETRY;
     return r;
   }
-  /** For events: give up on this event (it is not redelivered). */
+  /** For events: give up on this event: it is not tried again (it goes to the input's `deadLetterTopic`, if any). */
   static drop(reason: string = ""): Response {
     const r = Response.text(reason, 200);
     r.outcome = Outcome.DROP;

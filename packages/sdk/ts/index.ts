@@ -237,7 +237,7 @@ export async function eventOf(request: Request): Promise<CloudEvent | null> {
 export const Event = {
   /** Handled: delivered once. */
   success: (): Response => outcome("SUCCESS"),
-  /** Deliver it again later. */
+  /** Try it again, under the function's `retry:` policy; when that runs out, to the input's `deadLetterTopic` (or dropped). */
   retry: (): Response => outcome("RETRY"),
   /** Give up on it (a dead-letter topic gets it when one is configured). */
   drop: (): Response => outcome("DROP"),

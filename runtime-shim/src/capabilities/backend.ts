@@ -76,7 +76,14 @@ export type Subscriber = (event: DeliveredEvent) => Promise<DeliveryStatus>;
  * HTTP at the gateway's Dapr-app routes instead.
  */
 export interface LocalBus {
-  subscribe(pubsub: string, topic: string, subscriber: Subscriber): () => void;
+  subscribe(pubsub: string, topic: string, subscriber: Subscriber, options?: SubscribeOptions): () => void;
+}
+
+export interface SubscribeOptions {
+  /** Names the subscription across restarts: pending events of this id are delivered to it again. Default `pubsub/topic`. */
+  id?: string;
+  /** A DROP answer moves the event to this topic of the same pubsub (as daprd does with a subscription's deadLetterTopic). */
+  deadLetterTopic?: string;
 }
 
 export interface Backend {

@@ -36,12 +36,14 @@ describe("parseCloudEvent (what daprd posts to a topic route)", () => {
 });
 
 
+const NO_RETRY = { policy: "constant" as const, durationMs: 1, maxIntervalMs: 1, maxRetries: 0 };
+
 /** A stand-in for a served function: its config and a scripted answer per invocation. */
-function fakeFn(name: string, answer: (input: InvocationInput) => { outcome: number; body?: string } | Error, outputs: unknown[] = []): ServedFunction & { calls: InvocationInput[] } {
+function fakeFn(name: string, answer: (input: InvocationInput) => { outcome: number; body?: string } | Error, outputs: unknown[] = [], retry = NO_RETRY, deadLetterTopic?: string): ServedFunction & { calls: InvocationInput[] } {
   const calls: InvocationInput[] = [];
   return {
     name, calls,
-    config: { name, inputs: [{ dapr: { name: "ps", type: "pubsub.redis", topic: "t" } }], outputs, triggers: {} },
+    config: { name, inputs: [{ dapr: { name: "ps", type: "pubsub.redis", topic: "t", ...(deadLetterTopic ? { deadLetterTopic } : {}) } }], outputs, triggers: {}, retry },
     async invoke(input: InvocationInput) {
       calls.push(input);
       const a = answer(input);
@@ -65,28 +67,54 @@ describe("DaprApp deliveries", () => {
     expect(text(a.calls[0]!.body)).toBe('{"x":1}');
   });
 
-  it("RETRY when any function asks for it or throws (trap, timeout); DROP only when all ask", async () => {
+  it("a function that traps (or asks to retry) past its retries makes the delivery DROP (to the dead-letter topic); DROP also when all ask", async () => {
     const ok = fakeFn("ok", () => ({ outcome: 0 }));
     const trap = fakeFn("trap", () => new WfnError("WFN_TRAP", "trapped"));
     const drop = fakeFn("drop", () => ({ outcome: 2 }));
     const app = new DaprApp([ok, trap, drop], {} as Backend, silentLogger);
-    expect(await app.deliver([ok, trap], event, "pubsub", "ps")).toBe("RETRY");
+    expect(await app.deliver([ok, trap], event, "pubsub", "ps")).toBe("DROP");
     expect(await app.deliver([ok, drop], event, "pubsub", "ps")).toBe("SUCCESS");
     expect(await app.deliver([drop], event, "pubsub", "ps")).toBe("DROP");
   });
 
-  it("RETRY (not SUCCESS) for an outcome outside the ABI, and sends no outputs for it", async () => {
+  it("retries only the function that failed, by its policy, and says where the event goes when retries run out", async () => {
+    let n = 0;
+    const lines: string[] = [];
+    const log = { ...silentLogger, log: (level: string, msg: string) => { lines.push(`${level}: ${msg}`); } } as typeof silentLogger;
+    const ok = fakeFn("ok", () => ({ outcome: 0 }));
+    const flaky = fakeFn("flaky", () => ({ outcome: ++n < 3 ? 1 : 0 }), [], { policy: "exponential", durationMs: 5, maxIntervalMs: 50, maxRetries: 3 });
+    const app = new DaprApp([ok, flaky], {} as Backend, log);
+    expect(await app.deliver([ok, flaky], event, "pubsub", "ps")).toBe("SUCCESS");
+    expect([ok.calls.length, flaky.calls.length]).toEqual([1, 3]);
+    expect(lines.filter((l) => l.includes("retrying"))).toEqual(["info: retrying the event in 5 ms (retry 1 of 3)", "info: retrying the event in 10 ms (retry 2 of 3)"]);
+    const stuck = fakeFn("stuck", () => ({ outcome: 1 }), [], { policy: "constant", durationMs: 1, maxIntervalMs: 1, maxRetries: 2 }, "t-dead");
+    const app2 = new DaprApp([stuck], {} as Backend, log);
+    expect(app2.subscriptions()).toEqual([{ pubsubname: "ps", topic: "t", route: "/_wfn/dapr/topics/ps/t", deadLetterTopic: "t-dead" }]);
+    expect(await app2.deliver([stuck], event, "pubsub", "ps", { deadLetterTopic: "t-dead" })).toBe("DROP");
+    expect(stuck.calls).toHaveLength(3);
+    expect(lines.at(-1)).toBe("error: event not handled after 3 tries (retry.maxRetries 2); moving it to dead-letter topic 't-dead'");
+    expect(await app2.deliver([stuck], event, "pubsub", "ps")).toBe("DROP");
+    expect(lines.at(-1)).toMatch(/dropped: add deadLetterTopic: <topic> to this input in wasm-fn.yaml/);
+  });
+
+  it("refuses two dead-letter topics for one (pubsub, topic)", () => {
+    const a = fakeFn("a", () => ({ outcome: 0 }), [], NO_RETRY, "d1");
+    const b = fakeFn("b", () => ({ outcome: 0 }), [], NO_RETRY, "d2");
+    expect(() => new DaprApp([a, b], {} as Backend, silentLogger)).toThrow(/b: input ps\/t names deadLetterTopic 'd2', but a on the same topic name 'd1'/);
+  });
+
+  it("not SUCCESS (retried, then DROP) for an outcome outside the ABI, and sends no outputs for it", async () => {
     const sent: string[] = [];
     const backend = { publish: async () => { sent.push("publish"); } } as unknown as Backend;
     const odd = fakeFn("odd", () => ({ outcome: 7, body: "result" }), [{ dapr: { name: "out", type: "pubsub.redis", topic: "done" } }]);
     const neg = fakeFn("neg", () => ({ outcome: -1 }));
     const app = new DaprApp([odd, neg], backend, silentLogger);
-    expect(await app.deliver([odd], event, "pubsub", "ps")).toBe("RETRY");
-    expect(await app.deliver([neg], event, "pubsub", "ps")).toBe("RETRY");
+    expect(await app.deliver([odd], event, "pubsub", "ps")).toBe("DROP");
+    expect(await app.deliver([neg], event, "pubsub", "ps")).toBe("DROP");
     expect(sent).toEqual([]);
   });
 
-  it("sends a function's return value to its outputs before answering, and RETRY when they fail", async () => {
+  it("sends a function's return value to its outputs before answering, and retries (then DROP) when they fail", async () => {
     const sent: string[] = [];
     let fail = false;
     const backend = {
@@ -101,6 +129,6 @@ describe("DaprApp deliveries", () => {
     expect(await app.deliver([fn], event, "pubsub", "ps")).toBe("SUCCESS");
     expect(sent).toEqual(["publish out/done application/json result", "binding hook post /p result"]);
     fail = true;
-    expect(await app.deliver([fn], event, "pubsub", "ps")).toBe("RETRY");
+    expect(await app.deliver([fn], event, "pubsub", "ps")).toBe("DROP");
   });
 });

@@ -8,10 +8,20 @@ import type { ServedFunction } from "../function.js";
 import type { EventAttributes } from "../instance/invocation.js";
 import type { Logger } from "../logger.js";
 import { fromDaprd, readBody, sendJson } from "./http-util.js";
+import { withRetries, type RetryOutcome } from "./retry.js";
 import type { ExtraRoute } from "./server.js";
 
 /** What `GET /dapr/subscribe` lists (Dapr's programmatic subscription, v1). */
-export interface DaprSubscription { pubsubname: string; topic: string; route: string; metadata?: Record<string, string> }
+export interface DaprSubscription { pubsubname: string; topic: string; route: string; metadata?: Record<string, string>; deadLetterTopic?: string }
+
+interface DeliverOptions {
+  /** Ends waits between retries (the shim is closing): the delivery answers RETRY. */
+  signal?: AbortSignal;
+  /** The subscription's, named in the log when retries run out (daprd or the bus moves the event). */
+  deadLetterTopic?: string;
+}
+
+interface TopicSub { pubsub: string; topic: string; metadata: Record<string, string>; deadLetterTopic?: string; fns: ServedFunction[] }
 
 const MAX_EVENT_BYTES = 16 * 1024 * 1024;
 
@@ -20,14 +30,16 @@ const MAX_EVENT_BYTES = 16 * 1024 * 1024;
  * per (pubsub, topic) and on `/<binding>` for input bindings, runs each delivery as one invocation
  * of every function subscribed, sends return values to the function's outputs, and only then
  * answers daprd (so nothing is acknowledged before the function finished: at-least-once).
- * Answers: SUCCESS; RETRY for a function that asks for it, traps or times out, or whose outputs
- * fail; DROP only when every function asked for it. With the embedded backend the same deliveries
- * arrive from its in-process bus instead of HTTP.
+ * A function that asks to retry, traps, times out or whose outputs fail is tried again under its
+ * `retry:` policy (retry.ts), inside the delivery, as Dapr's resiliency policies do. Answers:
+ * SUCCESS; DROP when a function's retries ran out or every function asked to drop (daprd, or the
+ * embedded bus, then moves the event to the subscription's deadLetterTopic); RETRY only when the
+ * shim is closing. With the embedded backend the same deliveries arrive from its in-process bus.
  *
  * @example const app = new DaprApp(shim.functions, backend, log); shim.gateway.use(app.route);
  */
 export class DaprApp {
-  private readonly topics = new Map<string, { pubsub: string; topic: string; metadata: Record<string, string>; fns: ServedFunction[] }>();
+  private readonly topics = new Map<string, TopicSub>();
   private readonly bindings = new Map<string, ServedFunction[]>();
 
   constructor(functions: readonly ServedFunction[], private readonly backend: Backend, private readonly log: Logger) {
@@ -39,8 +51,15 @@ export class DaprApp {
           continue;
         }
         const key = topicRoute(input.name, input.topic);
-        const t = this.topics.get(key) ?? { pubsub: input.name, topic: input.topic, metadata: {}, fns: [] };
+        const t: TopicSub = this.topics.get(key) ?? { pubsub: input.name, topic: input.topic, metadata: {}, fns: [] };
         Object.assign(t.metadata, input.metadata);
+        if (input.deadLetterTopic) {
+          // One subscription per (pubsub, topic), so one dead-letter topic for all its functions.
+          if (t.deadLetterTopic && t.deadLetterTopic !== input.deadLetterTopic) {
+            throw new Error(`${fn.name}: input ${input.name}/${input.topic} names deadLetterTopic '${input.deadLetterTopic}', but ${t.fns.map((f) => f.name).join(", ")} on the same topic name '${t.deadLetterTopic}'; use one dead-letter topic per topic`);
+          }
+          t.deadLetterTopic = input.deadLetterTopic;
+        }
         t.fns.push(fn);
         this.topics.set(key, t);
       }
@@ -48,7 +67,10 @@ export class DaprApp {
   }
 
   subscriptions(): DaprSubscription[] {
-    return [...this.topics].map(([route, t]) => ({ pubsubname: t.pubsub, topic: t.topic, route, ...(Object.keys(t.metadata).length ? { metadata: t.metadata } : {}) }));
+    return [...this.topics].map(([route, t]) => ({
+      pubsubname: t.pubsub, topic: t.topic, route,
+      ...(Object.keys(t.metadata).length ? { metadata: t.metadata } : {}), ...(t.deadLetterTopic ? { deadLetterTopic: t.deadLetterTopic } : {}),
+    }));
   }
 
   bindingNames(): string[] { return [...this.bindings.keys()]; }
@@ -68,7 +90,7 @@ export class DaprApp {
     if (ctx.path.startsWith(TOPIC_ROUTE_PREFIX) && req.method === "POST") {
       const t = this.topics.get(ctx.path);
       if (!t) return false;
-      return this.onTopic(req, res, t.fns, t.pubsub, t.topic).then(() => true);
+      return this.onTopic(req, res, t).then(() => true);
     }
     if (this.bindings.size === 0) return false;
     const fns = this.bindings.get(ctx.path.slice(1));
@@ -84,23 +106,30 @@ export class DaprApp {
     return path.startsWith("/dapr/") || path.startsWith(TOPIC_ROUTE_PREFIX) || (this.bindings.size > 0 && this.bindings.has(path.slice(1)));
   }
 
-  /** Embedded backend: subscribe every topic on its in-process bus. Returns an unsubscribe. */
+  /**
+   * Embedded backend: subscribe every topic on its in-process bus, with the subscription's
+   * dead-letter topic. Returns an unsubscribe that also ends retries waiting for their next try
+   * (those events stay in the bus's journal), so nothing is tried on functions being closed.
+   */
   attachBus(bus: LocalBus): () => void {
-    const offs = [...this.topics.values()].map((t) => bus.subscribe(t.pubsub, t.topic, (ev) => this.deliver(t.fns, ev, "pubsub", ev.id)));
+    const stop = new AbortController();
+    const offs = [...this.topics.entries()].map(([route, t]) => bus.subscribe(t.pubsub, t.topic, (ev) => this.deliver(t.fns, ev, "pubsub", ev.id, { signal: stop.signal, ...(t.deadLetterTopic ? { deadLetterTopic: t.deadLetterTopic } : {}) }), {
+      id: route, ...(t.deadLetterTopic ? { deadLetterTopic: t.deadLetterTopic } : {}),
+    }));
     for (const name of this.bindings.keys()) this.log.log("warn", `input binding '${name}' needs Dapr: run with --dapr to receive its events`, { binding: name });
-    return () => { for (const off of offs) off(); };
+    return () => { stop.abort(); for (const off of offs) off(); };
   }
 
-  private async onTopic(req: IncomingMessage, res: ServerResponse, fns: ServedFunction[], pubsub: string, topic: string): Promise<void> {
+  private async onTopic(req: IncomingMessage, res: ServerResponse, t: TopicSub): Promise<void> {
     const raw = await readBody(req, MAX_EVENT_BYTES);
     let ev: DeliveredEvent;
     try {
-      ev = parseCloudEvent(raw, String(req.headers["content-type"] ?? ""), pubsub, topic);
+      ev = parseCloudEvent(raw, String(req.headers["content-type"] ?? ""), t.pubsub, t.topic);
     } catch (e) {
       sendJson(res, 400, { error: { code: "WFN_BAD_CLOUDEVENT", message: `the delivery is not a CloudEvent: ${(e as Error).message}` } });
       return;
     }
-    const status = await this.deliver(fns, ev, "pubsub", ev.id);
+    const status = await this.deliver(t.fns, ev, "pubsub", ev.id, t.deadLetterTopic ? { deadLetterTopic: t.deadLetterTopic } : {});
     sendJson(res, 200, { status });
   }
 
@@ -115,11 +144,32 @@ export class DaprApp {
     else sendJson(res, 200, { status });
   }
 
-  /** Runs every subscribed function on one delivery and combines their answers. */
-  async deliver(fns: readonly ServedFunction[], ev: DeliveredEvent, kind: "pubsub" | "binding", input: string): Promise<DeliveryStatus> {
-    const results = await Promise.all(fns.map((fn) => this.runOne(fn, ev, kind, input)));
-    if (results.includes("RETRY")) return "RETRY";
-    return results.every((r) => r === "DROP") ? "DROP" : "SUCCESS";
+  /**
+   * Runs every subscribed function on one delivery, each under its own retry policy (so one that
+   * succeeded is not run again for another's sake), and combines their answers.
+   */
+  async deliver(fns: readonly ServedFunction[], ev: DeliveredEvent, kind: "pubsub" | "binding", input: string, opts: DeliverOptions = {}): Promise<DeliveryStatus> {
+    const results = await Promise.all(fns.map((fn) => this.runWithRetries(fn, ev, kind, input, opts)));
+    if (results.some((r) => r.status === "RETRY" && !r.exhausted)) return "RETRY";
+    if (results.some((r) => r.exhausted)) return "DROP";
+    return results.every((r) => r.status === "DROP") ? "DROP" : "SUCCESS";
+  }
+
+  private async runWithRetries(fn: ServedFunction, ev: DeliveredEvent, kind: "pubsub" | "binding", input: string, opts: DeliverOptions): Promise<RetryOutcome> {
+    const policy = fn.config.retry;
+    const r = await withRetries(policy, () => this.runOne(fn, ev, kind, input), {
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onRetry: (n, delayMs) => this.log.log("info", `retrying the event in ${delayMs} ms (retry ${n} of ${policy.maxRetries})`, { fn: fn.name, event: ev.id }),
+    });
+    if (r.exhausted) {
+      const dlt = opts.deadLetterTopic;
+      const where = kind === "binding"
+        ? "dropped (input bindings have no dead-letter topic)"
+        : dlt ? `moving it to dead-letter topic '${dlt}'`
+        : `dropped: add deadLetterTopic: <topic> to this input in wasm-fn.yaml to keep such events (and subscribe a function to it)`;
+      this.log.log("error", `event not handled after ${r.attempts} tries (retry.maxRetries ${policy.maxRetries}); ${where}`, { fn: fn.name, event: ev.id, input, ...(kind === "pubsub" ? { topic: ev.topic } : {}) });
+    }
+    return r;
   }
 
   private async runOne(fn: ServedFunction, ev: DeliveredEvent, kind: "pubsub" | "binding", input: string): Promise<DeliveryStatus> {

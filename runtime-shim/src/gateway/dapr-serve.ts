@@ -54,15 +54,18 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   const local = new LocalApps();
   const choice = opts.backend;
   let backend: Backend;
+  let unclaimed: (() => Record<string, number>) | null = null;
   let startSidecar: ((appPort: number, appId: string) => Promise<{ pid: number; httpPort: number; grpcPort: number; stop(): Promise<void> }>) | null = null;
   if (choice.kind === "embedded") {
     const { EmbeddedBackend, readComponents } = await import("../backends/embedded/index.js");
     const components = choice.resourcesPath ? await readComponents(choice.resourcesPath) : undefined;
-    backend = new EmbeddedBackend({
+    const embedded = new EmbeddedBackend({
       file: choice.stateFile === undefined ? ".wasm-fn/state.json" : choice.stateFile,
       ...(components ? { components } : {}),
-      bus: { onDrop: (ev, reason) => log.log("error", "event dropped after repeated failures", { event: ev.id, topic: ev.topic, reason }) },
+      bus: { log: (level, msg, fields) => log.log(level, msg, fields) },
     });
+    unclaimed = () => embedded.bus.unclaimedBySubscription();
+    backend = embedded;
   } else {
     // Loaded only here: @dapr/dapr costs most of a second to import, which `wasm-fn run` alone should not pay.
     const dapr = await import("../backends/dapr/index.js");
@@ -97,6 +100,12 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   shim.gateway.use(app.route);
   registerLocalApps(local, shim.functions);
   const offBus = backend.bus ? app.attachBus(backend.bus) : () => undefined;
+  if (unclaimed) {
+    // Events of the last run for a topic no function served now reads: kept, not lost, but say so.
+    for (const [sub, n] of Object.entries(unclaimed())) {
+      log.log("warn", `${n} event(s) from the last run wait for subscription ${sub}, which no function served now has; they stay in the journal until one subscribes again`, { subscription: sub });
+    }
+  }
   let sidecar: Awaited<ReturnType<NonNullable<typeof startSidecar>>> | undefined;
   if (startSidecar) {
     try {

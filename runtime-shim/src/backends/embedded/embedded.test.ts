@@ -3,7 +3,6 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { BackendErrors } from "../../capabilities/backend.js";
-import { EmbeddedBus } from "./bus.js";
 import { EmbeddedBackend, readComponents } from "./index.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -84,28 +83,5 @@ describe("embedded backend", () => {
     expect(b.stateGet("store", "k")).toBeNull();
     expect(() => b.stateGet("other", "k")).toThrow(expect.objectContaining({ code: BackendErrors.NOT_CONFIGURED }));
     expect(() => b.publish("pubsub", "t", enc(""), "text/plain")).toThrow(/pubsub 'pubsub' is not configured/);
-  });
-});
-
-describe("embedded bus", () => {
-  it("redelivers on RETRY and on a failing subscriber, with backoff, until SUCCESS", async () => {
-    const bus = new EmbeddedBus({ maxBackoffMs: 50 });
-    const seen: number[] = [];
-    let n = 0;
-    bus.subscribe("p", "t", async () => { seen.push(Date.now()); n++; if (n === 1) return "RETRY"; if (n === 2) throw new Error("trap"); return "SUCCESS"; });
-    bus.publish("p", "t", enc("x"), "text/plain");
-    await new Promise((r) => setTimeout(r, 400));
-    expect(n).toBe(3);
-    bus.close();
-  });
-
-  it("gives up after maxAttempts and reports the drop", async () => {
-    const drops: string[] = [];
-    const bus = new EmbeddedBus({ maxBackoffMs: 1, maxAttempts: 3, onDrop: (ev, why) => drops.push(`${ev.topic}: ${why}`) });
-    bus.subscribe("p", "t", async () => "RETRY");
-    bus.publish("p", "t", enc("x"), "text/plain");
-    await new Promise((r) => setTimeout(r, 500));
-    expect(drops).toEqual(["t: 3 attempts, last: the function asked to retry"]);
-    bus.close();
   });
 });

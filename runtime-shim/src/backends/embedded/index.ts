@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import {
   BackendError, BackendErrors, type Backend, type BindingResult, type ConfigItem, type InvokeRequest, type InvokeResult,
   type Metadata, type StateEntry, type StateOperation, type StateSave,
@@ -13,6 +14,11 @@ export { EmbeddedBus, type BusOptions } from "./bus.js";
 export interface EmbeddedOptions {
   /** Where state is persisted (atomically); null keeps it in memory only. */
   file?: string | null;
+  /**
+   * Where published events wait until handled (an fsync'd journal, read back at start). Default:
+   * beside `file` (state.json -> state.events.jsonl); memory only when `file` is null.
+   */
+  journal?: string | null;
   /**
    * Dapr components (from a resources path). When given, store, pubsub and binding names are
    * checked against them as daprd would; without them any state store or pubsub name works.
@@ -43,7 +49,7 @@ export class EmbeddedBackend implements Backend {
 
   constructor(private readonly opts: EmbeddedOptions = {}) {
     this.state = new StateFile(opts.file ?? null);
-    this.bus = new EmbeddedBus(opts.bus);
+    this.bus = new EmbeddedBus({ journal: opts.journal !== undefined ? opts.journal : journalBeside(opts.file ?? null), ...opts.bus });
     this.comps = opts.components ? new Map(opts.components.map((c) => [c.name, c])) : null;
   }
 
@@ -68,9 +74,10 @@ export class EmbeddedBackend implements Backend {
     this.state.transact(store, ops);
   }
 
-  publish(pubsub: string, topic: string, data: Uint8Array, contentType: string): void {
+  /** Resolves once the event is in the bus's journal, so an acknowledged publish survives a crash. */
+  publish(pubsub: string, topic: string, data: Uint8Array, contentType: string): Promise<void> {
     this.component(pubsub, "pubsub");
-    this.bus.publish(pubsub, topic, data, contentType);
+    return this.bus.publish(pubsub, topic, data, contentType);
   }
 
   invokeBinding(name: string, operation: string, data: Uint8Array, metadata: Metadata): Promise<BindingResult> {
@@ -103,8 +110,7 @@ export class EmbeddedBackend implements Backend {
   }
 
   async close(): Promise<void> {
-    this.bus.close();
-    await this.state.close();
+    try { await this.bus.close(); } finally { await this.state.close(); }
   }
 
   private component(name: string, kind: "state" | "pubsub" | "configuration"): void {
@@ -146,6 +152,11 @@ export class EmbeddedBackend implements Backend {
       throw new BackendError(BackendErrors.UNAVAILABLE, `binding '${c.name}': ${method} ${url} failed: ${(e as Error).message}`);
     }
   }
+}
+
+/** The journal's default place: beside the state file, so one --state-file names all a shim keeps. */
+function journalBeside(file: string | null): string | null {
+  return file ? path.join(path.dirname(file), `${path.basename(file, path.extname(file))}.events.jsonl`) : null;
 }
 
 function notConfigured(what: string, name: string, example: string): BackendError {
