@@ -1,12 +1,10 @@
-import { createHash } from "node:crypto";
 import path from "node:path";
 import { isWfnError, WfnError } from "@wasm-fn/abi";
-import { BuildErrors } from "@wasm-fn/build";
 import { createLogger, type Logger, type RunningShim, type ServeOptions, type Serving, startServing } from "@wasm-fn/runtime-shim";
+import { BuildWorker, type Built } from "../build-worker.js";
 import { CliErrors } from "../errors.js";
 import { progress } from "../output.js";
 import { watchSources } from "../source-watch.js";
-import { buildAndPackage } from "./build.js";
 import { announce, servingOptions, untilStopped } from "./run.js";
 
 /** Quiet time after the last change before a rebuild: an editor's save is several events. */
@@ -24,27 +22,27 @@ export async function run(args: unknown[], opts: Record<string, unknown>, global
   const loop = new DevLoop(path.resolve(String(args[0] ?? ".")), servingOptions(opts), opts.optimize === true, json, createLogger());
   // Watching starts before the first build reads the sources: an edit meanwhile is not missed.
   const watcher = await watchSources(loop.dir, () => loop.changed(), (msg) => loop.log.log("warn", msg));
-  const stopWatching = () => { loop.stop(); watcher.close(); };
+  const stop = async () => { watcher.close(); await loop.stop(); };
   try {
     await loop.start();
   } catch (e) {
-    stopWatching();
+    await stop();
     throw e;
   }
-  await Promise.race([loop.fatal, untilStopped(loop.log, async () => {
-    stopWatching();
-    await loop.close();
-  })]).finally(stopWatching);
+  try {
+    await Promise.race([loop.fatal, untilStopped(loop.log, async () => { watcher.close(); await loop.close(); })]);
+  } finally {
+    await stop();
+  }
   return 0;
 }
-
-interface Built { name: string; namespace: string; key: string }
 
 /** The state of one `wasm-fn dev`: what is served, the last build's error, the rebuild queue. */
 class DevLoop {
   private failure: WfnError | null = null;
   private served: Built | null = null;
   private serving!: Serving;
+  private readonly builder = new BuildWorker();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | null = null;
   private again = false;
@@ -64,8 +62,8 @@ class DevLoop {
     try {
       this.served = await this.build((s) => progress(this.json, s));
     } catch (e) {
-      // Not a function directory at all: nothing to wait for.
-      if (isWfnError(e) && e.code === BuildErrors.CONFIG_MISSING) throw e;
+      // Not a function directory at all (@wasm-fn/build's CONFIG_MISSING): nothing to wait for.
+      if (isWfnError(e) && e.code === "WFN_CONFIG_MISSING") throw e;
       this.failure = asWfnError(e);
     }
     this.serving = await this.listen(this.serve.port ?? 8080, this.served !== null);
@@ -83,15 +81,17 @@ class DevLoop {
     this.timer = setTimeout(() => this.kick(), DEBOUNCE_MS);
   }
 
-  stop(): void {
+  /** No more builds; one in progress still finishes (its files are written by rename, never left half-written). */
+  async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    await this.running;
+    await this.builder.close();
   }
 
-  /** A build in progress finishes first (its files are written by rename, never left half-written), then the shim drains. */
+  /** Stops building, then the shim drains. */
   async close(): Promise<void> {
-    this.stop();
-    await this.running;
+    await this.stop();
     await this.serving?.close();
   }
 
@@ -144,11 +144,8 @@ class DevLoop {
     return true;
   }
 
-  private async build(step: (s: string) => void): Promise<Built> {
-    const { result } = await buildAndPackage(this.dir, { image: false, wasmedge: false, optimize: this.optimize }, step);
-    // The metadata holds the module's digest and the config as written: equal keys, nothing to swap.
-    const key = createHash("sha256").update(JSON.stringify(result.metadata)).digest("hex");
-    return { name: result.metadata.name, namespace: result.metadata.namespace, key };
+  private build(step: (s: string) => void): Promise<Built> {
+    return this.builder.build({ dir: this.dir, optimize: this.optimize }, step);
   }
 
   /** A shim on `port` serving the function, or nothing when it cannot be loaded (its error then stands). */
