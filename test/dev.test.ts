@@ -23,7 +23,7 @@ interface Dev {
 }
 
 /** Starts `wasm-fn dev` in `cwd` (the function directory, as a user would) on a free port; human output unless `json`. */
-function startDev(cwd: string, json = false): Promise<Dev> {
+function startDev(cwd: string, json = false, startMs = 60_000): Promise<Dev> {
   const proc = spawn(process.execPath, [BIN, ...(json ? ["--json"] : []), "dev", "--port", "0", "--no-access-log"], { cwd, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
@@ -48,7 +48,7 @@ function startDev(cwd: string, json = false): Promise<Dev> {
       return exited;
     },
   };
-  return dev.waitFor(json ? /\{"url":"http:[^"]+/ : /wasm-fn listening on http:\S+/, 0, 60_000).then(
+  return dev.waitFor(json ? /\{"url":"http:[^"]+/ : /wasm-fn listening on http:\S+/, 0, startMs).then(
     (line) => ({ ...dev, url: /http:.*/.exec(line)![0] }),
     (e) => { proc.kill("SIGKILL"); throw e; },
   );
@@ -66,11 +66,11 @@ let tmp: string;
 beforeAll(async () => { tmp = await mkdtemp(path.join(os.tmpdir(), "wasm-fn-dev-")); });
 afterAll(async () => { await rm(tmp, { recursive: true, force: true }); });
 
-async function copyHello(name: string): Promise<{ dir: string; source: string; yaml: string }> {
+async function copyHello(name: string, example = "hello"): Promise<{ dir: string; source: string; yaml: string }> {
   const dir = path.join(tmp, name);
   // The example's own sources only: a dist/ there from an earlier build is not part of it.
-  await cp(path.join(ROOT, "examples", "hello"), dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}dist`) });
-  return { dir, source: path.join(dir, "assembly", "index.ts"), yaml: path.join(dir, "wasm-fn.yaml") };
+  await cp(path.join(ROOT, "examples", example), dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}dist`) });
+  return { dir, source: path.join(dir, example === "hello-ts" ? "src" : "assembly", "index.ts"), yaml: path.join(dir, "wasm-fn.yaml") };
 }
 
 describe("wasm-fn dev", () => {
@@ -248,4 +248,24 @@ describe("wasm-fn dev from a broken start", () => {
     expect(code).toBe(1);
     expect(err).toMatch(/error WFN_CONFIG_MISSING: /);
   });
+});
+
+describe("wasm-fn dev of a TypeScript function", () => {
+  // componentize-js cannot run on dev's build thread (it spawns with the process's stdio): built on the main thread.
+  it("builds, serves and swaps an edit of examples/hello-ts", async () => {
+    const fn = await copyHello("hello-ts", "hello-ts");
+    const dev = await startDev(fn.dir, false, 240_000); // componentize-js: ~20 s the first time, more on a busy machine
+    try {
+      const first = await fetch(`${dev.url}/default/hello-ts?name=ts`);
+      expect(first.status).toBe(200);
+      expect(await first.text()).toBe("hello, ts\n");
+      const from = dev.mark();
+      await writeFile(fn.source, (await readFile(fn.source, "utf8")).replace("`hello, ${name}", "`hey, ${name}"));
+      await dev.waitFor(/rebuilt in \d+\.\d s, swapped/, from, 170_000);
+      const next = await fetch(`${dev.url}/default/hello-ts?name=ts`);
+      expect(await next.text()).toBe("hey, ts\n");
+    } finally {
+      expect(await dev.stop("SIGINT")).toBe(0);
+    }
+  }, 300_000);
 });

@@ -5,10 +5,15 @@
  * average ~20: the event loop's longest stall 506-968 ms per build on the main thread, 17-43 ms with
  * the build here). One worker for the whole session, so the compiler stays warm in it. This file is both the worker (when started with
  * `workerData.wasmFnBuildWorker`) and its client, `BuildWorker`.
+ *
+ * A TS/JS function is built on the main thread: componentize-js spawns its helper with the
+ * process's stdio, which a worker thread does not have (Node refuses the worker's stdio streams).
+ * Its slow part (componentize, ~20 s, cached by bundle) runs in that child process anyway.
  */
 import { createHash } from "node:crypto";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
-import { isWfnError, WfnError } from "@wasm-fn/abi";
+import { WfnError } from "@wasm-fn/abi";
+import { asWfnError } from "./errors.js";
 
 export interface BuildOptions { dir: string; optimize: boolean }
 /** What dev needs of a build: who it is, and a key that changes when the module or the config does. */
@@ -25,7 +30,13 @@ export class BuildWorker {
   private pending = new Map<number, { resolve: (b: Built) => void; reject: (e: WfnError) => void; step: (s: string) => void }>();
   private next = 0;
 
-  build(opts: BuildOptions, step: (s: string) => void): Promise<Built> {
+  async build(opts: BuildOptions, step: (s: string) => void): Promise<Built> {
+    // An unreadable or invalid config goes to the worker, which reports it as the build's error.
+    const { loadConfig } = await import("@wasm-fn/build/config");
+    const lang = await loadConfig(opts.dir).then((c) => c.lang, () => null);
+    if (lang === "ts" || lang === "js") {
+      try { return await buildOnce(opts, step); } catch (e) { throw asWfnError(e); }
+    }
     const id = this.next++;
     return new Promise<Built>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, step });
@@ -64,20 +75,26 @@ export class BuildWorker {
   }
 }
 
-async function serve(): Promise<void> {
+/** One build of the module only (no image, no WasmEdge form), summed up for dev. */
+async function buildOnce({ dir, optimize }: BuildOptions, step: (s: string) => void): Promise<Built> {
   const { buildAndPackage } = await import("./commands/build.js");
-  parentPort!.on("message", async ({ id, dir, optimize }: BuildOptions & { id: number }) => {
+  const { result } = await buildAndPackage(dir, { image: false, wasmedge: false, optimize }, step);
+  // The metadata holds the module's digest and the config as written: equal keys, nothing to swap.
+  const key = createHash("sha256").update(JSON.stringify(result.metadata)).digest("hex");
+  return { name: result.metadata.name, namespace: result.metadata.namespace, key };
+}
+
+function serve(): void {
+  parentPort!.on("message", async ({ id, ...opts }: BuildOptions & { id: number }) => {
     let reply: Reply;
     try {
-      const { result } = await buildAndPackage(dir, { image: false, wasmedge: false, optimize }, (step) => parentPort!.postMessage({ id, step } satisfies Reply));
-      // The metadata holds the module's digest and the config as written: equal keys, nothing to swap.
-      const key = createHash("sha256").update(JSON.stringify(result.metadata)).digest("hex");
-      reply = { id, built: { name: result.metadata.name, namespace: result.metadata.namespace, key } };
+      reply = { id, built: await buildOnce(opts, (step) => parentPort!.postMessage({ id, step } satisfies Reply)) };
     } catch (e) {
-      reply = { id, error: isWfnError(e) ? { code: e.code, message: e.message } : { code: "WFN_INTERNAL", message: `internal error: ${(e as Error).message}` } };
+      const err = asWfnError(e);
+      reply = { id, error: { code: err.code, message: err.message } };
     }
     parentPort!.postMessage(reply);
   });
 }
 
-if (!isMainThread && (workerData as { wasmFnBuildWorker?: boolean } | null)?.wasmFnBuildWorker) void serve();
+if (!isMainThread && (workerData as { wasmFnBuildWorker?: boolean } | null)?.wasmFnBuildWorker) serve();

@@ -2,7 +2,7 @@ import path from "node:path";
 import { isWfnError, WfnError } from "@wasm-fn/abi";
 import { createLogger, type Logger, type RunningShim, type ServeOptions, type Serving, startServing } from "@wasm-fn/runtime-shim";
 import { BuildWorker, type Built } from "../build-worker.js";
-import { CliErrors } from "../errors.js";
+import { asWfnError, CliErrors } from "../errors.js";
 import { progress } from "../output.js";
 import { watchSources } from "../source-watch.js";
 import { announce, servingOptions, untilStopped } from "./run.js";
@@ -187,10 +187,6 @@ class DevLoop {
     if (this.json) process.stdout.write(JSON.stringify(event) + "\n");
     else process.stderr.write(human + "\n");
   }
-}
-
-function asWfnError(e: unknown): WfnError {
-  return isWfnError(e) ? e : new WfnError("WFN_INTERNAL", `internal error: ${(e as Error).message}`);
 }
 
 function seconds(ms: number): string {
