@@ -5,7 +5,7 @@
  * A folder created later (a new `assembly/lib/`) is picked up from its parent's event.
  */
 import { watch, type FSWatcher } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 
 /** Folders that hold no sources: what `wasm-fn build` writes (the function's dist/) and dependencies. */
@@ -31,30 +31,39 @@ export async function watchSources(root: string, onChange: (file: string) => voi
 
   async function add(dir: string): Promise<void> {
     if (closed || watchers.has(dir)) return;
+    // fs.watch takes files too: only folders are watched here (a file is seen through its folder).
+    if (!(await stat(dir).then((st) => st.isDirectory(), () => false)) || closed || watchers.has(dir)) return;
     let w: FSWatcher;
     try {
       w = watch(dir, { persistent: false }, (event, name) => {
         if (name === null) { onChange(path.relative(root, dir) || "."); return; }
         if (ignoredName(name) || skippedDir(root, dir, name)) return;
         const full = path.join(dir, name);
-        // A new folder brings its own files: watch it (and report the change, it may hold sources).
-        if (event === "rename") void add(full).catch(() => undefined);
+        // A folder created, removed or renamed: watch what is there now (a new one may hold sources).
+        if (event === "rename") void renamed(full).catch(() => undefined);
         onChange(path.relative(root, full));
       });
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === "ENOTDIR" || code === "ENOENT") return; // a file, or gone already
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return; // gone already
       onError(`cannot watch ${dir}: ${(e as Error).message}`);
       return;
     }
-    // The folder was removed (or the watch broke): forget it; a new one of that name is added again.
-    w.on("error", () => { w.close(); watchers.delete(dir); });
+    // The watch broke (the folder went): forget it; a new folder of that name is watched again.
+    w.on("error", () => { w.close(); if (watchers.get(dir) === w) watchers.delete(dir); });
     watchers.set(dir, w);
     const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const e of entries) {
       if (!e.isDirectory() || ignoredName(e.name) || skippedDir(root, dir, e.name)) continue;
       await add(path.join(dir, e.name));
     }
+  }
+
+  /** Drops the watches at and below `p` (they follow the old folders' inodes), then watches what is there now. */
+  async function renamed(p: string): Promise<void> {
+    for (const [dir, w] of watchers) {
+      if (dir === p || dir.startsWith(p + path.sep)) { w.close(); watchers.delete(dir); }
+    }
+    await add(p);
   }
 
   await add(root);
