@@ -58,7 +58,7 @@ export async function buildFunction(dir: string, opts: BuildOptions = {}): Promi
   opts.onStep?.(`compiling ${config.entry} (${config.lang === "as" ? "AssemblyScript" : "C"})`);
   const raw = config.lang === "c" ? await compileC(dir, config.entry, { optimize }) : await compileAssemblyScript(dir, config.entry, { optimize });
   const t1 = performance.now();
-  opts.onStep?.("instrumenting (asyncify, fuel) and optimising; linking the WasmEdge form (guest + adapter)");
+  opts.onStep?.(`instrumenting (asyncify, fuel)${optimize ? " and optimising" : ""}${opts.wasmedge === false ? "" : "; linking the WasmEdge form (guest + adapter)"}`);
   // The WasmEdge form needs no asyncify (its host calls block on sockets); the shim's module does
   // only when the guest makes capability calls (ABI_ASYNC imports). Without them both are one module.
   const plain = await instrument(raw, { optimize, asyncify: false });
@@ -88,6 +88,8 @@ export async function buildFunction(dir: string, opts: BuildOptions = {}): Promi
   await recordInstrumented(wasm); // the shim then runs these bytes as they are (instrumented.ts)
   const wasmedgePath = wasmedge ? path.join(dist, `${config.name}.wasmedge.wasm`) : undefined;
   if (wasmedge && wasmedgePath) await writeAtomic(wasmedgePath, wasmedge);
+  // Built without it (--no-wasmedge, wasm-fn dev): the form an earlier build left would be of another module.
+  else await rm(path.join(dist, `${config.name}.wasmedge.wasm`), { force: true });
   await writeAtomic(metadataPath, JSON.stringify(metadata, null, 2) + "\n");
   const t3 = performance.now();
   return {

@@ -29,7 +29,7 @@ export function buildProgram(): Command {
     .option("--no-wasmedge", "skip the WasmEdge form (dist/<name>.wasmedge.wasm, the image's entrypoint): the image then runs only in wasm-fn run")
     .action(action("build"));
 
-  program.command("run [targets...]")
+  const run = program.command("run [targets...]")
     .description("serve functions: directories, .wasm files or OCI references (default .)")
     .option("-p, --port <port>", "port to listen on", "8080")
     .option("--host <addr>", "address to listen on", "127.0.0.1")
@@ -46,6 +46,14 @@ export function buildProgram(): Command {
     .option("--dapr-timeout <duration>", "a capability call fails after this long when daprd does not answer", "5s")
     .option("--dapr-config <file>", "Dapr Configuration passed to the daprd --dapr starts (e.g. name resolution)")
     .action(action("run"));
+
+  // dev takes run's serving options as they are (same names, defaults and help).
+  const dev = program.command("dev [dir]")
+    .description("build the function in dir (default .), serve it, and on every change to its sources rebuild and hot-swap it (no request dropped); while a build fails, its requests get 500 with the compiler's message")
+    .option("-p, --port <port>", "port to listen on", "8080")
+    .option("--optimize", "Binaryen optimisation as in build (rebuilds take about a second instead of a few hundred ms)");
+  for (const o of run.options) if (DEV_FROM_RUN.has(o.long ?? "")) dev.addOption(o);
+  dev.action(action("dev"));
 
   program.command("push <ref> [dir]")
     .description("push the image built for the function in dir (default .) to an OCI registry")
@@ -102,6 +110,9 @@ export function buildProgram(): Command {
 
   return program;
 }
+
+/** `run`'s options that mean the same in `dev` (not --watch: dev watches the sources; not --insecure: no pulls). */
+const DEV_FROM_RUN = new Set(["--host", "--domain", "--no-access-log", "--runaways", "--offload", "--dapr", "--state-file", "--resources-path", "--app-id", "--dapr-timeout", "--dapr-config"]);
 
 type Handler = (args: unknown[], opts: Record<string, unknown>, global: Record<string, unknown>) => Promise<number | void>;
 
