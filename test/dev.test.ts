@@ -144,7 +144,7 @@ describe("wasm-fn dev", () => {
       const r = await get(p);
       expect(r.status).toBe(500);
       const body = JSON.parse(r.body) as { error: { code: string; message: string } };
-      expect(body.error.code).toBe("WFN_BUILD_FAILED");
+      expect(body.error).toMatchObject({ code: "INTERNAL", reason: "WFN_BUILD_FAILED" });
       expect(body.error.message).toContain("WFN_COMPILE");
       expect(body.error.message).toContain("ERROR TS2304: Cannot find name 'nope'.");
     }
@@ -164,7 +164,7 @@ describe("wasm-fn dev", () => {
     expect(dev.output().slice(from)).toMatch(/error WFN_CONFIG_UNKNOWN_KEY: .*scaleOption.*did you mean 'scaleOptions'/);
     const r = await get();
     expect(r.status).toBe(500);
-    expect(JSON.parse(r.body)).toMatchObject({ error: { code: "WFN_BUILD_FAILED", message: expect.stringContaining("did you mean 'scaleOptions'") } });
+    expect(JSON.parse(r.body)).toMatchObject({ error: { code: "INTERNAL", reason: "WFN_BUILD_FAILED", message: expect.stringContaining("did you mean 'scaleOptions'") } });
     from = dev.mark();
     await writeFile(fn.yaml, good.replace('paths: ["/hello"]', 'paths: ["/hi"]'));
     await dev.waitFor(/rebuilt in \d+\.\d s, swapped/, from);
@@ -219,7 +219,7 @@ describe("wasm-fn dev from a broken start", () => {
       expect(dev.output()).toContain("Cannot find name 'missing'");
       const r = await fetch(`${dev.url}/default/hello`);
       expect(r.status).toBe(500);
-      expect(((await r.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "WFN_BUILD_FAILED", message: expect.stringContaining("Cannot find name 'missing'") });
+      expect(((await r.json()) as { error: { code: string; reason: string; message: string } }).error).toMatchObject({ reason: "WFN_BUILD_FAILED", message: expect.stringContaining("Cannot find name 'missing'") });
       const from = dev.mark();
       await writeFile(fn.source, SOURCE("first good build"));
       await dev.waitFor('"event":"rebuilt"', from);
