@@ -48,7 +48,7 @@ describe("fuzz finds", () => {
   it("an uploaded module whose memory needs more pages than limits.memory is a 400, not a 500", async () => {
     const r = await upload(guest("2000"));
     expect(r.status).toBe(400);
-    expect(r.body.error).toMatchObject({ code: "WFN_MEMORY_LIMIT", message: expect.stringMatching(/needs 2000 memory pages .* raise limits\.memory/) });
+    expect(r.body.error).toMatchObject({ reason: "WFN_MEMORY_LIMIT", message: expect.stringMatching(/needs 2000 memory pages .* raise limits\.memory/) });
     expect(await (await fetch(`${shim.url}/default/prey`)).text()).toBe("ok\n"); // the old version serves
   });
 
@@ -62,7 +62,7 @@ describe("fuzz finds", () => {
     for (const body of ['(func $s (unreachable)) (start $s)', '(func (export "_initialize") (unreachable))', '(func (export "_start") (drop (i32.load (i32.const 0x7ffffff0))))']) {
       const r = await upload(start(body));
       expect(r.status, `${body}: ${JSON.stringify(r.body)}`).toBe(400);
-      expect(r.body.error).toMatchObject({ code: "WFN_TRAP", message: expect.stringMatching(/prey\.wasm.*(trapped|failed to start)/) });
+      expect(r.body.error).toMatchObject({ reason: "WFN_TRAP", message: expect.stringMatching(/prey\.wasm.*(trapped|failed to start)/) });
     }
     expect(await (await fetch(`${shim.url}/default/prey`)).text()).toBe("ok\n");
   });

@@ -60,7 +60,7 @@ describe("and at hot swap", () => {
     await writeFile(path.join(mover, "wasm-fn.yaml"), "name: mover\nversion: 0.2.0\nlang: as\ntriggers:\n  http:\n    route:\n      paths: [\"/hello\"]\n");
     const r = await fetch(`${shim.url}/admin/functions/default/mover/reload`, { method: "POST" });
     expect(r.status).toBe(409);
-    expect(((await r.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "WFN_ROUTE_CONFLICT", message: expect.stringMatching(/path \/hello of default\/mover overlaps path \/hello of default\/hello/) });
+    expect(((await r.json()) as { error: { code: string; message: string } }).error).toMatchObject({ reason: "WFN_ROUTE_CONFLICT", message: expect.stringMatching(/path \/hello of default\/mover overlaps path \/hello of default\/hello/) });
     expect(await (await fetch(`${shim.url}/mover?name=m`)).text()).toBe("hello, m\n");
     expect(await (await fetch(`${shim.url}/hello?name=h`)).text()).toBe("hello, h\n");
   });
