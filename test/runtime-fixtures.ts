@@ -1,6 +1,6 @@
 /** Typed access to the shared fixtures (test/bench/fixtures.js) plus small measuring helpers for the runtime suites. */
 import { readFile } from "node:fs/promises";
-export { buildFixture, copyFixture, moduleBytes, versionSource, FAULTS_SOURCE, FLOODER_SOURCE, HELLO_SOURCE, LOGGER_SOURCE } from "./bench/fixtures.js";
+export { buildFixture, copyFixture, moduleBytes, versionSource, FAULTS_SOURCE, FLOODER_SOURCE, HELLO_SOURCE, LOGGER_SOURCE, WORDCOUNT_SOURCE } from "./bench/fixtures.js";
 /** RSS of a process and all its descendants, in bytes (sync; test/bench/lib.js). */
 export { rssTreeOf } from "./bench/lib.js";
 export type Fixture = { dir: string; name: string; wasmPath: string };

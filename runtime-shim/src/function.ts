@@ -9,7 +9,7 @@ import { DEFAULT_LOG_LIMITS, FunctionLogBudget } from "./instance/guest-log.js";
 import { Instance, Offload, type HostCalls, type Runner } from "./instance/instance.js";
 import { DEFAULT_HOST_CALL_PACE, Invocation, type InvocationInput, type InvocationResult } from "./instance/invocation.js";
 import { capMemory } from "@wasm-fn/abi";
-import { moduleBytes, Placement, type OffloadPolicy } from "./instance/placement.js";
+import { moduleBytes, Placement, type OffloadPolicy, type Verdict } from "./instance/placement.js";
 import { LostBeforeStart } from "./instance/worker/remote.js";
 import { ComponentPlacement } from "./instance/component/runner.js";
 import { compileComponent, type CompiledComponent } from "./instance/component/transpile.js";
@@ -122,7 +122,7 @@ export type FunctionCode = WebAssembly.Module | CompiledComponent;
 
 /** How a shim runs its functions' instances (see docs/runtime.md). */
 export interface RunOptions {
-  /** Where instances run: adaptive (default), never (main thread only), always (worker threads). */
+  /** Where instances run: adaptive (default), never (main thread only), always (worker threads). A function's `isolation: worker` overrides it. */
   offload?: OffloadPolicy;
   /**
    * Where a function moved off the main thread as a suspected runaway runs: child processes in
@@ -243,12 +243,12 @@ export class ServedFunction {
   }
 
   /** Pool counts, summed over the current version and any still draining. */
-  stats(): PoolStats & { placement: string; fresh: FreshStrategy | null; draining: number; loadedAt: number; raised: number } {
+  stats(): PoolStats & { placement: string; verdict: Verdict; fresh: FreshStrategy | null; draining: number; loadedAt: number; raised: number } {
     const all = [this.v, ...this.draining].map((v) => v.pool.stats());
     const sum = (k: keyof PoolStats) => all.reduce((n, s) => n + s[k], 0);
     return {
       live: sum("live"), idle: sum("idle"), busy: sum("busy"), queued: sum("queued"), created: sum("created"), coldStarts: sum("coldStarts"),
-      placement: this.v.placement.mode, fresh: this.v.fresh, draining: this.draining.size, loadedAt: this.v.loadedAt,
+      placement: this.v.placement.mode, verdict: this.v.placement instanceof Placement ? this.v.placement.verdict : "chosen", fresh: this.v.fresh, draining: this.draining.size, loadedAt: this.v.loadedAt,
       raised: this.raised,
     };
   }
@@ -265,7 +265,9 @@ export class ServedFunction {
     const placement = new Placement({
       module, host, log: this.log, source: origin, functionName: config.name,
       timeoutMs: config.limits.timeoutMs, maxMemoryPages: config.limits.memoryPages, maxResponseBytes: config.limits.responseBytes,
-      policy: this.opts.offload ?? "adaptive",
+      // The function's own config wins over the shim's policy: it asked for workers, and pays only the hop.
+      policy: config.isolation === "worker" ? "always" : this.opts.offload ?? "adaptive",
+      chosenReason: config.isolation === "worker" ? "isolation: worker" : undefined,
       runawayProcesses: this.opts.runaways !== "threads",
       sliceMs: this.opts.sliceMs ?? DEFAULT_SLICE_MS,
       threads: this.opts.threads ?? Math.max(1, availableParallelism() - 1),
@@ -346,19 +348,48 @@ export class ServedFunction {
 
   private done(v: Version, r: Runner): void {
     v.pool.release(r);
-    if (!(r instanceof Instance)) return;
-    // It finished, but only after holding the main thread past its slice: run this function on workers from now on.
-    if (r.overran) return this.offload(v, "an invocation held the main thread past its slice");
-    this.charge(v, r);
+    // It answered within its deadline after holding the main thread past its slice (it had made a
+    // host call, so it could not be replayed): heavy, not a runaway.
+    if (r instanceof Instance && r.overran) this.heavy(v, r.ranMs);
   }
 
-  /** Counts a main-thread run toward the hog rule (placement.ts) and moves the function when its long runs add up. */
-  private charge(v: Version, r: Instance): void {
-    const hog = v.placement.charge(r.ranMs);
-    if (hog) this.offload(v, hog);
+  /** An invocation that passed its slice ended within its deadline: the function stays on (or comes back to) the main thread. */
+  private heavy(v: Version, ms: number): void {
+    if (v.placement instanceof Placement && v.placement.heavy(ms)) v.pool.renew();
   }
 
-  /** A main-thread runaway moves the function to workers; a replayable one (no host call yet) runs again there. */
+  /** Moves the function to workers for good: a runaway (past its deadline), or failed runs that added up. */
+  private move(v: Version, reason: string): void {
+    if (!(v.placement instanceof Placement)) return;
+    const wasMain = v.placement.mode === "main";
+    if (!v.placement.move(reason)) return;
+    if (wasMain) v.pool.renew();
+    this.observer?.offloaded(this, reason);
+  }
+
+  /**
+   * Replays on workers an invocation that passed its main-thread slice (a suspect): ended within its
+   * deadline, the function is heavy and comes back; past it, failed() has moved it for good.
+   */
+  private replay(v: Version, input: InvocationInput, leftMs: number, t0: number): Promise<InvocationResult> {
+    const p = v.placement as Placement;
+    const judged = (e: unknown): void => {
+      if (p.verdict !== "suspect") return;
+      // Not started or lost by the shim (503): no verdict; it goes back as it was, and a later long run is replayed again.
+      if (e instanceof WfnError && e.status === 503) { if (p.back()) v.pool.renew(); return; }
+      this.heavy(v, performance.now() - t0);
+    };
+    let r: InvocationResult | Promise<InvocationResult>;
+    try {
+      r = this.run(v, input, Math.max(1, leftMs), t0);
+    } catch (e) {
+      judged(e);
+      return Promise.reject(e);
+    }
+    return Promise.resolve(r).then((ok) => { judged(null); return ok; }, (e: unknown) => { judged(e); throw e; });
+  }
+
+  /** A runaway moves the function to workers for good; a suspect (past its slice, no host call yet) is replayed there. */
   private failed(v: Version, r: Runner, e: unknown, input: InvocationInput, leftMs: number, t0: number): Promise<InvocationResult> | InvocationResult {
     // Its worker was lost before the guest started (a child killed, or dying as it was handed the
     // job): nothing ran, so it runs once more on another worker.
@@ -367,21 +398,21 @@ export class ServedFunction {
       return this.run(v, input, leftMs, t0);
     }
     if (e instanceof Offload) {
-      this.offload(v, "an invocation ran past its main-thread slice");
+      if (v.placement instanceof Placement && v.placement.suspect()) {
+        v.pool.renew();
+        return this.replay(v, input, leftMs, t0);
+      }
       if (v.placement.mode === "workers") return this.run(v, input, Math.max(1, leftMs), t0);
       throw new WfnError(ShimErrors.TIMEOUT, e.message, { status: 504 });
     }
-    if (r instanceof Instance) {
-      if (e instanceof WfnError && e.code === ShimErrors.TIMEOUT) this.offload(v, "an invocation timed out on the main thread");
-      // A trap or a memory-limit failure after a long run counts like a success: both held the thread.
-      else this.charge(v, r);
+    if (e instanceof WfnError && e.code === ShimErrors.TIMEOUT) {
+      // Past its deadline, on whichever side: a runaway.
+      this.move(v, `an invocation ran past its ${v.config.limits.timeoutMs} ms deadline (limits.timeout) and was stopped: a runaway`);
+    } else if (r instanceof Instance && v.placement instanceof Placement) {
+      // A trap or a memory-limit failure after a long run: such runs add up (placement.ts, HOG_MS).
+      const hog = v.placement.charge(r.ranMs);
+      if (hog) this.move(v, hog);
     }
     throw e;
-  }
-
-  private offload(v: Version, reason: string): void {
-    if (!v.placement.offload(reason)) return;
-    v.pool.renew();
-    this.observer?.offloaded(this, reason);
   }
 }

@@ -98,6 +98,32 @@ export function handle(req: Request): Response {
 }
 `;
 
+/**
+ * A word counter as a newcomer writes it (issue 13): the body as text, words split on whitespace,
+ * counted in a Map. A 500 KB body takes ~60-100 ms: heavy, past the 50 ms main-thread slice, but
+ * well within its deadline.
+ */
+export const WORDCOUNT_SOURCE = `import { Request, Response } from "@wasm-fn/sdk";
+export function handle(req: Request): Response {
+  const text = req.text();
+  const counts = new Map<string, i32>();
+  let words = 0;
+  let start = -1;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 32;
+    const space = c == 32 || c == 10 || c == 9 || c == 13;
+    if (!space && start < 0) start = i;
+    else if (space && start >= 0) {
+      const w = text.substring(start, i).toLowerCase();
+      counts.set(w, counts.has(w) ? counts.get(w) + 1 : 1);
+      words++;
+      start = -1;
+    }
+  }
+  return Response.text(words.toString() + " words, " + counts.size.toString() + " distinct\\n");
+}
+`;
+
 /** @typedef {{ dir: string, name: string, wasmPath: string }} Fixture */
 
 const ROOT = path.join(os.tmpdir(), "wasm-fn-runtime-fixtures");

@@ -52,6 +52,12 @@ describe("function config (wasm-fn.yaml)", () => {
     expect(() => normalizeConfig({ name: "x", triggers: { http: { route: { paths: ["no-slash"] } } } })).toThrow(/a path starting with '\/'/);
   });
 
+  it("reads isolation: reuse (default), fresh, or worker (always on worker threads)", () => {
+    expect(normalizeConfig({ name: "x" }).isolation).toBe("reuse");
+    expect(normalizeConfig({ name: "x", isolation: "worker" }).isolation).toBe("worker");
+    expect(() => normalizeConfig({ name: "x", isolation: "threads" })).toThrow(/isolation must be one of reuse, fresh, worker, got 'threads'/);
+  });
+
   it("grants nothing by default: no state store, topic, binding, secret or configuration store, app id", () => {
     expect(normalizeConfig({ name: "x" }).permissions).toEqual({ hosts: [], states: [], publish: [], bindings: [], secrets: [], configuration: [], invoke: [] });
   });

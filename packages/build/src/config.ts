@@ -48,7 +48,8 @@ export interface FunctionConfig {
   inputs: { dapr: DaprRef }[];
   outputs: { dapr: DaprRef }[];
   scaleOptions: { minReplicas: number; maxReplicas: number; idleTimeoutMs: number; maxQueue: number };
-  isolation: "reuse" | "fresh";
+  /** reuse: instances serve many requests; fresh: pristine memory per request; worker: reuse, always on worker threads. */
+  isolation: "reuse" | "fresh" | "worker";
   limits: {
     timeoutMs: number; memoryPages: number; requestBytes: number; responseBytes: number;
     /** Guest log budgets (`limits.log`): message bytes and lines per request and per second, and the longest line. */
@@ -134,7 +135,7 @@ const schema: Shape = {
     inputs: { t: "list", of: { t: "object", required: ["dapr"], fields: { dapr: inputRef } } },
     outputs: { t: "list", of: { t: "object", required: ["dapr"], fields: { dapr: daprRef } } },
     scaleOptions: { t: "object", fields: { minReplicas: { t: "int", min: 0, max: 10000 }, maxReplicas: { t: "int", min: 1, max: 10000 }, idleTimeout: { t: "duration" }, maxQueue: { t: "int", min: 0 } } },
-    isolation: { t: "string", enum: ["reuse", "fresh"] },
+    isolation: { t: "string", enum: ["reuse", "fresh", "worker"] },
     retry: retryShape,
     limits: { t: "object", fields: { timeout: { t: "duration" }, memory: { t: "size" }, requestBody: { t: "size" }, responseBody: { t: "size" }, log: logLimits, hostCalls: { t: "object", fields: { burst: { t: "int", min: 1, max: 1_000_000 }, perSecond: { t: "int", min: 1, max: 1_000_000 } } } } },
     states: { t: "names" },

@@ -100,7 +100,7 @@ function describe(fn: ServedFunction) {
   const s = fn.stats();
   return {
     namespace: fn.namespace, name: fn.name, version: fn.config.version, origin: fn.origin, isolation: fn.config.isolation,
-    placement: s.placement, fresh: s.fresh ? { kind: s.fresh.kind, newUs: round(s.fresh.newUs), resetUs: round(s.fresh.resetUs) } : null,
+    placement: s.placement, verdict: s.verdict, fresh: s.fresh ? { kind: s.fresh.kind, newUs: round(s.fresh.newUs), resetUs: round(s.fresh.resetUs) } : null,
     loadedAt: new Date(s.loadedAt).toISOString(),
     pool: { live: s.live, idle: s.idle, busy: s.busy, queued: s.queued, created: s.created, coldStarts: s.coldStarts, drainingVersions: s.draining },
   };

@@ -1,8 +1,12 @@
 /**
  * Where a function's instances run. The main thread is the fast path (no thread hop; a guest
- * without host I/O runs synchronously inside the request). A function that shows it can hog the
- * thread (an invocation ran past the main-thread slice, or timed out there) moves to worker
- * threads for good, so other functions keep answering while it spins. See docs/runtime.md.
+ * without host I/O runs synchronously inside the request). Heavy is told from runaway by the
+ * deadline: an invocation that passes the main-thread slice before any host call is replayed on
+ * workers (so other functions keep answering while it runs); if it ends within its deadline the
+ * function is heavy and comes back to the main thread for good, with no slice; if it runs past its
+ * deadline it is a runaway, stopped (504), and the function stays on workers. `isolation: worker`
+ * (or `--offload always`) puts a function on worker threads from the start. See docs/runtime.md,
+ * "Heavy, runaway, or `isolation: worker`".
  */
 import type { Logger } from "../logger.js";
 import type { FreshStrategy } from "./fresh.js";
@@ -24,18 +28,22 @@ export const RUNAWAY_NICE = 10;
 export const moduleBytes = new WeakMap<WebAssembly.Module, Uint8Array>();
 
 /**
- * A function that holds the main thread in many long runs, each under the slice (one that allocates
- * its whole memory in every request: ~45 ms each), moves to workers too: runs of LONG_RUN_MS or more
- * are summed with a one-second decay, and past HOG_MS (a tenth of the thread) the function moves.
- * Short runs never count: a hello answers in microseconds, however many a second.
+ * A function whose runs *fail* (trap, memory limit) after holding the main thread moves to workers
+ * when they add up: runs of LONG_RUN_MS or more are summed with a one-second decay, and past HOG_MS
+ * (a tenth of the thread) the function moves. A memory bomb (~45 ms a run, each one a 500) is the
+ * case. Runs that answer never count: heavy work that finishes within its deadline stays on the
+ * main thread however long it takes (issue 13; docs/runtime.md, "Heavy, runaway, or `isolation: worker`").
  */
 export const LONG_RUN_MS = 1;
 export const HOG_MS = 100;
 
 /**
- * - adaptive (default): main thread, moved to workers on the first sign of a runaway;
+ * - adaptive (default): main thread; a suspect (an invocation past the main-thread slice before any
+ *   host call) is replayed on workers; past its deadline there it is a runaway and stays, else the
+ *   function comes back, cleared as heavy;
  * - never: always the main thread (fuel stops a runaway at its deadline, blocking the loop until then);
- * - always: always worker threads (every invocation pays the thread hop).
+ * - always: always worker threads (every invocation pays the thread hop). `isolation: worker` asks
+ *   for this per function.
  */
 export type OffloadPolicy = "adaptive" | "never" | "always";
 
@@ -49,6 +57,8 @@ export interface PlacementOptions {
   maxMemoryPages: number;
   maxResponseBytes: number;
   policy: OffloadPolicy;
+  /** Why the function is on workers under `always` (default "policy"; "isolation: worker" when its config asks). */
+  chosenReason?: string;
   /** Suspected runaways in child processes (SCHED_IDLE), the default, instead of worker threads (`--runaways threads`). */
   runawayProcesses?: boolean;
   /** Main-thread slice (ms) an invocation may run without yielding, under `adaptive`. */
@@ -62,12 +72,22 @@ export interface PlacementOptions {
   onRaise?: () => void;
 }
 
+/** Where a function stands: on the main thread (cleared as heavy or not yet), replayed on workers as a suspect, or moved. */
+export type Verdict = "none" | "suspect" | "heavy" | "moved" | "chosen";
+
 export class Placement {
   mode: "main" | "workers";
-  /** Why the function runs on workers (policy, slice, timeout, uninstrumented). */
+  /** Why the function runs on workers (policy, isolation: worker, suspect, runaway, uninstrumented, failures). */
   reason = "";
+  /**
+   * none: on the main thread, with the slice; suspect: on workers until an invocation that passed its
+   * slice ends (past its deadline: runaway; else back, heavy); heavy: on the main thread, no slice
+   * (its long runs are work, not a hang); moved: on workers for good (a runaway, or failed runs that
+   * added up); chosen: workers from the start (config, policy, or a module without fuel checks).
+   */
+  verdict: Verdict = "none";
   private group: WorkerGroup | null = null;
-  /** Main-thread ms of this function's long runs, decayed with a 1 s time constant, as of `hogAt`. */
+  /** Main-thread ms of this function's long failed runs, decayed with a 1 s time constant, as of `hogAt`. */
   private hog = 0;
   private hogAt = 0;
 
@@ -75,8 +95,9 @@ export class Placement {
     this.mode = "main";
     // A function that may move to a child process finds one already started (a fork costs ~100-300 ms).
     if (opts.runawayProcesses && opts.policy === "adaptive") keepSpareProcess();
-    if (opts.policy === "always") this.toWorkers("policy");
-    else if (!opts.instrumented) this.toWorkers("uninstrumented");
+    if (opts.policy === "always") this.toWorkers(opts.chosenReason ?? "policy", true);
+    else if (!opts.instrumented) this.toWorkers("uninstrumented", false);
+    if (this.group) this.verdict = "chosen";
   }
 
   /** A new pool member on the current side. */
@@ -86,7 +107,8 @@ export class Placement {
     const inst = new Instance(o.module, o.host, {
       timeoutMs: o.timeoutMs,
       maxMemoryPages: o.maxMemoryPages,
-      sliceMs: o.policy === "adaptive" ? o.sliceMs : Infinity,
+      // A function cleared as heavy runs to its deadline here: its long runs are not suspect any more.
+      sliceMs: o.policy === "adaptive" && this.verdict !== "heavy" ? o.sliceMs : Infinity,
       snapshot: o.fresh?.kind === "reset" && o.fresh.plan ? o.fresh.plan : undefined,
     }, o.functionName);
     inst.init();
@@ -94,41 +116,97 @@ export class Placement {
   }
 
   /**
-   * Counts one invocation's main-thread time (Instance.ranMs) under `adaptive`; returns why the
-   * function should move to workers when its long runs add up past HOG_MS a second, else null.
+   * Counts a failed invocation's main-thread time (Instance.ranMs) under `adaptive`; returns why the
+   * function should move to workers when such runs add up past HOG_MS a second, else null.
    */
   charge(ms: number): string | null {
     if (ms < LONG_RUN_MS || this.group || this.opts.policy !== "adaptive") return null;
     const now = performance.now();
     this.hog = this.hog * Math.exp(-(now - this.hogAt) / 1000) + ms;
     this.hogAt = now;
-    return this.hog > HOG_MS ? `its invocations held the main thread for ${Math.round(this.hog)} ms in about the last second (runs of ${LONG_RUN_MS} ms or more count; ${HOG_MS} ms moves a function)` : null;
+    return this.hog > HOG_MS ? `its failed invocations (traps, memory limit) held the main thread for ${Math.round(this.hog)} ms in about the last second (runs of ${LONG_RUN_MS} ms or more count; ${HOG_MS} ms moves a function)` : null;
   }
 
-  /** Moves the function to worker threads; false when it is already there or the policy forbids it. */
-  offload(reason: string): boolean {
-    if (this.group || this.opts.policy === "never") return false;
-    this.toWorkers(reason);
+  /**
+   * An invocation passed its main-thread slice before any host call: heavy or runaway, it cannot
+   * tell yet. The function goes to workers (below the main thread) so the caller can replay it
+   * there; false when it cannot (already there, or `never`).
+   */
+  suspect(): boolean {
+    if (this.group || this.opts.policy !== "adaptive") return false;
+    this.verdict = "suspect";
+    this.toWorkers(`an invocation ran past its ${this.opts.sliceMs} ms main-thread slice: replayed on workers until it ends within its deadline (heavy) or past it (runaway)`, false);
+    this.opts.log.log("info", `${this.opts.functionName} ran past its main-thread slice; replaying it on workers to tell heavy from runaway`, { fn: this.opts.functionName });
+    return true;
+  }
+
+  /**
+   * An invocation that passed its slice ended within its deadline: the function is heavy, not a
+   * runaway. A suspect comes back to the main thread; either way its slice is lifted. True when
+   * the pool must renew its members (they were made on the other side or with the slice).
+   */
+  heavy(ms: number): boolean {
+    if (this.opts.policy !== "adaptive" || (this.verdict !== "none" && this.verdict !== "suspect")) return false;
+    if (this.verdict === "suspect") this.toMain();
+    this.verdict = "heavy";
+    this.opts.log.log("info", `${this.opts.functionName} is heavy, not a runaway: an invocation past its main-thread slice answered in ${Math.round(ms)} ms, within its ${this.opts.timeoutMs} ms timeout; it stays on the main thread (set isolation: worker to keep it off)`, { fn: this.opts.functionName, ms });
+    return true;
+  }
+
+  /** A suspect whose replay got no verdict (the shim lost or could not start it) goes back as it was; true when it moved. */
+  back(): boolean {
+    if (this.verdict !== "suspect") return false;
+    this.toMain();
+    this.verdict = "none";
+    return true;
+  }
+
+  /**
+   * An invocation ran past its deadline (or failed runs added up): the function moves to workers
+   * for good (a suspect stays there). False when nothing changed (already moved, or `never`).
+   */
+  move(reason: string): boolean {
+    if (this.opts.policy === "never" || this.verdict === "moved" || this.verdict === "chosen") return false;
+    if (!this.group) this.toWorkers(reason, false);
+    this.verdict = "moved";
+    this.reason = reason;
     this.opts.log.log("warn", `${this.opts.functionName} moved to worker threads: ${reason}`, { fn: this.opts.functionName, reason });
     return true;
   }
 
-  stats(): { mode: "main" | "workers"; reason: string; threads: number } {
-    return { mode: this.mode, reason: this.reason, threads: this.group?.stats().threads ?? 0 };
+  stats(): { mode: "main" | "workers"; reason: string; verdict: Verdict; threads: number } {
+    return { mode: this.mode, reason: this.reason, verdict: this.verdict, threads: this.group?.stats().threads ?? 0 };
   }
 
   close(): void {
     this.group?.close();
   }
 
-  private toWorkers(reason: string): void {
+  /** Back from workers: new members are made here; the workers stop once the invocations they hold have ended. */
+  private toMain(): void {
+    const g = this.group!;
+    this.group = null;
+    this.mode = "main";
+    this.reason = "";
+    const idle = (): boolean => {
+      if (g.stats().jobs > 0) return false;
+      g.close();
+      return true;
+    };
+    if (idle()) return;
+    const t = setInterval(() => { if (idle()) clearInterval(t); }, 50);
+    t.unref();
+  }
+
+  /** `chosen`: by config or policy (normal priority, threads); else a suspect or runaway (below the main thread). */
+  private toWorkers(reason: string, chosen: boolean): void {
     const o = this.opts;
     this.mode = "workers";
     this.reason = reason;
-    // A suspected runaway goes to child processes (unless `--runaways threads`); `--offload always`
-    // keeps threads, whose hop is cheaper.
+    // A suspect goes to child processes (unless `--runaways threads`); chosen workers are threads,
+    // whose hop is cheaper.
     const bytes = moduleBytes.get(o.module);
-    const processes = o.runawayProcesses === true && reason !== "policy" && bytes !== undefined;
+    const processes = o.runawayProcesses === true && !chosen && bytes !== undefined;
     this.group = new WorkerGroup({
       processes,
       init: {
@@ -140,8 +218,8 @@ export class Placement {
         maxMemoryPages: o.maxMemoryPages,
         maxResponseBytes: o.maxResponseBytes,
         fresh: o.fresh ? { plan: o.fresh.kind === "reset" ? o.fresh.plan : null } : null,
-        // Moved here as a suspected runaway (not by --offload always): below the main thread.
-        nice: reason === "policy" ? 0 : RUNAWAY_NICE,
+        // A suspect or runaway runs below the main thread; workers chosen by config keep its priority.
+        nice: chosen ? 0 : RUNAWAY_NICE,
       },
       host: o.host,
       log: o.log,

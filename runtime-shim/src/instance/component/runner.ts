@@ -104,8 +104,6 @@ export class ComponentPlacement {
     }
     return new ComponentSlot(best);
   }
-  charge(): string | null { return null; }
-  offload(): boolean { return false; }
   stats(): { mode: "workers"; reason: string; threads: number } { return { mode: "workers", reason: this.reason, threads: this.threads.size }; }
   close(): void { for (const w of [...this.threads]) w.dispose(); }
 }
