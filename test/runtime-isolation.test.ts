@@ -4,7 +4,10 @@
  *   again, leaves its function on the main thread (before: moved to workers for good at the first one);
  * - an infinite loop is stopped at its deadline with 504, its function moves to workers for good,
  *   and its next request is answered there;
- * - `isolation: worker` puts a function on worker threads before its first request.
+ * - `isolation: worker` puts a function on worker threads before its first request;
+ * - the one rule that moves heavy work: runs that hold the main thread while other functions are
+ *   served add up, and past 100 ms a second the function moves to worker threads at normal
+ *   priority (its neighbours' median went 0.9 -> ~250 ms otherwise; test/bench/heavy.js).
  * Placement is read from GET /admin/functions (`placement`, `verdict`) and /metrics.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -103,5 +106,30 @@ describe("heavy, runaway, or isolation: worker", () => {
     // Chosen, not suspected: no replay, no move counted.
     expect(await metric("wfn_offloads_total", "wordcount-worker")).toBe(0);
     expect(shim.output()).not.toMatch(/wordcount-worker (ran past|moved)/);
+  }, 60_000);
+
+  it("heavy runs while other functions are served move it to worker threads at normal priority, not as a runaway", async () => {
+    const { body, answer } = text();
+    expect((await info("wordcount")).placement).toBe("main");
+    let stop = false;
+    let helloErrors = 0;
+    const neighbour = (async () => {
+      while (!stop) if ((await fetch(`${shim.url}/default/hello`)).status !== 200) helloErrors++;
+    })();
+    try {
+      for (let i = 0; i < 10 && (await info("wordcount")).placement === "main"; i++) {
+        const r = await fetch(`${shim.url}/default/wordcount`, { method: "POST", body });
+        expect(await r.text()).toBe(answer);
+      }
+    } finally {
+      stop = true;
+      await neighbour;
+    }
+    expect(await info("wordcount")).toMatchObject({ placement: "workers", verdict: "shared" });
+    await shim.logged(/wordcount moved to worker threads: heavy, not a runaway: its invocations held the main thread for \d+ ms .* while other functions were served/);
+    expect(helloErrors).toBe(0);
+    // Still answered, now from a worker thread.
+    const r = await fetch(`${shim.url}/default/wordcount`, { method: "POST", body });
+    expect(await r.text()).toBe(answer);
   }, 60_000);
 });

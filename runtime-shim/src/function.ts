@@ -174,6 +174,8 @@ export class ServedFunction {
   private readonly observer: FunctionObserver | undefined;
   /** The guest log budget its invocations share (limits.log), kept across hot swaps like its metrics. */
   readonly logs: FunctionLogBudget;
+  /** Its invocations (all versions), beside Placement.served: whether others were served between its long runs. */
+  private invocations = 0;
   /** Times a worker process of it, starved in SCHED_IDLE, was raised to pick up a job (all versions). */
   private raised = 0;
 
@@ -202,6 +204,8 @@ export class ServedFunction {
   invoke(input: InvocationInput): Promise<InvocationResult> {
     const v = this.v;
     const t0 = performance.now();
+    this.invocations++;
+    Placement.served++;
     let r: InvocationResult | Promise<InvocationResult>;
     try {
       r = this.run(v, input, v.config.limits.timeoutMs, t0);
@@ -348,9 +352,17 @@ export class ServedFunction {
 
   private done(v: Version, r: Runner): void {
     v.pool.release(r);
+    if (!(r instanceof Instance)) return;
     // It answered within its deadline after holding the main thread past its slice (it had made a
     // host call, so it could not be replayed): heavy, not a runaway.
-    if (r instanceof Instance && r.overran) this.heavy(v, r.ranMs);
+    if (r.overran) this.heavy(v, r.ranMs);
+    this.charge(v, r, false);
+  }
+
+  /** Counts a main-thread run toward the hog rule (placement.ts) and moves the function when its long runs add up. */
+  private charge(v: Version, r: Instance, failed: boolean): void {
+    const hog = v.placement instanceof Placement ? v.placement.charge(r.ranMs, failed, this.invocations) : null;
+    if (hog) this.move(v, hog.reason, hog.below);
   }
 
   /** An invocation that passed its slice ended within its deadline: the function stays on (or comes back to) the main thread. */
@@ -358,11 +370,11 @@ export class ServedFunction {
     if (v.placement instanceof Placement && v.placement.heavy(ms)) v.pool.renew();
   }
 
-  /** Moves the function to workers for good: a runaway (past its deadline), or failed runs that added up. */
-  private move(v: Version, reason: string): void {
+  /** Moves the function to workers for good: a runaway (past its deadline), or long runs that added up (below: not only heavy). */
+  private move(v: Version, reason: string, below = true): void {
     if (!(v.placement instanceof Placement)) return;
     const wasMain = v.placement.mode === "main";
-    if (!v.placement.move(reason)) return;
+    if (!v.placement.move(reason, below)) return;
     if (wasMain) v.pool.renew();
     this.observer?.offloaded(this, reason);
   }
@@ -408,10 +420,9 @@ export class ServedFunction {
     if (e instanceof WfnError && e.code === ShimErrors.TIMEOUT) {
       // Past its deadline, on whichever side: a runaway.
       this.move(v, `an invocation ran past its ${v.config.limits.timeoutMs} ms deadline (limits.timeout) and was stopped: a runaway`);
-    } else if (r instanceof Instance && v.placement instanceof Placement) {
+    } else if (r instanceof Instance) {
       // A trap or a memory-limit failure after a long run: such runs add up (placement.ts, HOG_MS).
-      const hog = v.placement.charge(r.ranMs);
-      if (hog) this.move(v, hog);
+      this.charge(v, r, true);
     }
     throw e;
   }

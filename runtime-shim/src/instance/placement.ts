@@ -28,11 +28,14 @@ export const RUNAWAY_NICE = 10;
 export const moduleBytes = new WeakMap<WebAssembly.Module, Uint8Array>();
 
 /**
- * A function whose runs *fail* (trap, memory limit) after holding the main thread moves to workers
- * when they add up: runs of LONG_RUN_MS or more are summed with a one-second decay, and past HOG_MS
- * (a tenth of the thread) the function moves. A memory bomb (~45 ms a run, each one a 500) is the
- * case. Runs that answer never count: heavy work that finishes within its deadline stays on the
- * main thread however long it takes (issue 13; docs/runtime.md, "Heavy, runaway, or `isolation: worker`").
+ * Long runs on the main thread add up: runs of LONG_RUN_MS or more are summed with a one-second
+ * decay, and past HOG_MS (a tenth of the thread) the function moves. Failed runs (trap, memory
+ * limit: a memory bomb, ~45 ms a run, each a 500) always count, and move the function below the
+ * main thread. Runs that answer count only while other functions are being served: heavy work
+ * alone on a shim stays on the main thread however long it takes, but neighbours must not wait
+ * behind it (hello's median 0.9 -> ~250 ms while one client posted 500 KB word counts back to back,
+ * test/bench/heavy.js), so it then moves to worker threads at normal priority, as `isolation:
+ * worker` would have put it (issue 13; docs/runtime.md, "Heavy, runaway, or `isolation: worker`").
  */
 export const LONG_RUN_MS = 1;
 export const HOG_MS = 100;
@@ -73,7 +76,7 @@ export interface PlacementOptions {
 }
 
 /** Where a function stands: on the main thread (cleared as heavy or not yet), replayed on workers as a suspect, or moved. */
-export type Verdict = "none" | "suspect" | "heavy" | "moved" | "chosen";
+export type Verdict = "none" | "suspect" | "heavy" | "moved" | "shared" | "chosen";
 
 export class Placement {
   mode: "main" | "workers";
@@ -82,14 +85,21 @@ export class Placement {
   /**
    * none: on the main thread, with the slice; suspect: on workers until an invocation that passed its
    * slice ends (past its deadline: runaway; else back, heavy); heavy: on the main thread, no slice
-   * (its long runs are work, not a hang); moved: on workers for good (a runaway, or failed runs that
-   * added up); chosen: workers from the start (config, policy, or a module without fuel checks).
+   * (its long runs are work, not a hang); moved: on workers for good, below the main thread (a
+   * runaway, or failed runs that added up); shared: on worker threads at normal priority (heavy runs
+   * added up while other functions were served); chosen: workers from the start (config, policy, or
+   * a module without fuel checks).
    */
   verdict: Verdict = "none";
   private group: WorkerGroup | null = null;
   /** Main-thread ms of this function's long failed runs, decayed with a 1 s time constant, as of `hogAt`. */
   private hog = 0;
   private hogAt = 0;
+  /** Placement.served and this function's own invocations as of its last long run: who else was served since. */
+  private servedAt = 0;
+  private mineAt = 0;
+  /** Invocations of every function in this process (function.ts counts them): a neighbour served means one may wait. */
+  static served = 0;
 
   constructor(private readonly opts: PlacementOptions) {
     this.mode = "main";
@@ -116,15 +126,25 @@ export class Placement {
   }
 
   /**
-   * Counts a failed invocation's main-thread time (Instance.ranMs) under `adaptive`; returns why the
-   * function should move to workers when such runs add up past HOG_MS a second, else null.
+   * Counts one invocation's main-thread time (Instance.ranMs) under `adaptive`: a failed run always,
+   * one that answered only if other functions were served since this one's last long run (`mine`:
+   * this function's invocations so far). Returns why the function should move when they add up
+   * past HOG_MS a second, and whether below the main thread (failures) or beside it (heavy), else null.
    */
-  charge(ms: number): string | null {
+  charge(ms: number, failed: boolean, mine: number): { reason: string; below: boolean } | null {
     if (ms < LONG_RUN_MS || this.group || this.opts.policy !== "adaptive") return null;
+    const others = Placement.served - this.servedAt - (mine - this.mineAt);
+    this.servedAt = Placement.served;
+    this.mineAt = mine;
+    if (!failed && others <= 0) return null;
     const now = performance.now();
     this.hog = this.hog * Math.exp(-(now - this.hogAt) / 1000) + ms;
     this.hogAt = now;
-    return this.hog > HOG_MS ? `its failed invocations (traps, memory limit) held the main thread for ${Math.round(this.hog)} ms in about the last second (runs of ${LONG_RUN_MS} ms or more count; ${HOG_MS} ms moves a function)` : null;
+    if (this.hog <= HOG_MS) return null;
+    const held = `held the main thread for ${Math.round(this.hog)} ms in about the last second (runs of ${LONG_RUN_MS} ms or more count; ${HOG_MS} ms moves a function)`;
+    return failed
+      ? { reason: `its failed invocations (traps, memory limit) ${held}`, below: true }
+      : { reason: `heavy, not a runaway: its invocations ${held} while other functions were served; moved to worker threads at normal priority so they do not wait (isolation: worker starts it there)`, below: false };
   }
 
   /**
@@ -162,15 +182,16 @@ export class Placement {
   }
 
   /**
-   * An invocation ran past its deadline (or failed runs added up): the function moves to workers
-   * for good (a suspect stays there). False when nothing changed (already moved, or `never`).
+   * An invocation ran past its deadline, or long runs added up (charge): the function moves to
+   * workers for good (a suspect stays there), below the main thread unless it is only heavy.
+   * False when nothing changed (already moved, or `never`).
    */
-  move(reason: string): boolean {
-    if (this.opts.policy === "never" || this.verdict === "moved" || this.verdict === "chosen") return false;
-    if (!this.group) this.toWorkers(reason, false);
-    this.verdict = "moved";
+  move(reason: string, below = true): boolean {
+    if (this.opts.policy === "never" || this.verdict === "moved" || this.verdict === "shared" || this.verdict === "chosen") return false;
+    if (!this.group) this.toWorkers(reason, !below);
+    this.verdict = below ? "moved" : "shared";
     this.reason = reason;
-    this.opts.log.log("warn", `${this.opts.functionName} moved to worker threads: ${reason}`, { fn: this.opts.functionName, reason });
+    this.opts.log.log(below ? "warn" : "info", `${this.opts.functionName} moved to worker threads: ${reason}`, { fn: this.opts.functionName, reason });
     return true;
   }
 
@@ -198,13 +219,13 @@ export class Placement {
     t.unref();
   }
 
-  /** `chosen`: by config or policy (normal priority, threads); else a suspect or runaway (below the main thread). */
+  /** `chosen`: by config, policy or heaviness (normal priority, threads); else a suspect or runaway (below the main thread). */
   private toWorkers(reason: string, chosen: boolean): void {
     const o = this.opts;
     this.mode = "workers";
     this.reason = reason;
-    // A suspect goes to child processes (unless `--runaways threads`); chosen workers are threads,
-    // whose hop is cheaper.
+    // A suspect goes to child processes (unless `--runaways threads`); chosen and heavy functions go
+    // to threads, whose hop is cheaper.
     const bytes = moduleBytes.get(o.module);
     const processes = o.runawayProcesses === true && !chosen && bytes !== undefined;
     this.group = new WorkerGroup({
