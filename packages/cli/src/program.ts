@@ -38,7 +38,7 @@ export function buildProgram(): Command {
     .option("--insecure", "allow plain-HTTP registries when pulling references")
     .option("--watch", "hot-swap a function when its built module (dist/<name>.wasm) changes: new requests get the new build, in-flight ones finish on the old")
     .option("--runaways <where>", "where a function moved off the main thread as a suspected runaway runs: processes (child processes in Linux's SCHED_IDLE class, raised to nice 10 while starved and the shim's own work leaves a core free) or threads (worker threads at nice 10: no spare process, but hello's p99 beside four abusive functions 4.4-5.5x quiet instead of ~1x); see docs/runtime.md", "processes")
-    .option("--offload <policy>", "where instances run: adaptive (main thread; a function that hogs it moves to worker threads), never, or always (worker threads)", "adaptive")
+    .option("--offload <policy>", "where instances run: adaptive (main thread; a runaway, past its deadline, moves to worker threads, and so does heavy work while other functions are served), never, or always (worker threads; a function's isolation: worker asks for this alone)", "adaptive")
     .option("--dapr", "reach every capability through a Dapr sidecar: the one DAPR_HTTP_PORT and DAPR_GRPC_PORT name, else a daprd started (and stopped) for this shim")
     .option("--state-file <file>", "embedded backend (without --dapr): where state persists (events not yet handled wait beside it, in <name>.events.jsonl)", ".wasm-fn/state.json")
     .option("--resources-path <dir>", "Dapr component YAML: passed to the daprd --dapr starts; the embedded backend reads names, bindings.http and local secret stores from it")

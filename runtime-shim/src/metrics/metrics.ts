@@ -135,7 +135,7 @@ export class ShimMetrics implements FunctionObserver {
       { name: "wfn_instances_live", help: "Instances alive (idle + busy), old versions draining included", type: "gauge", values: one((r) => stats(r).live) },
       { name: "wfn_instances_idle", help: "Warm instances waiting for a request", type: "gauge", values: one((r) => stats(r).idle) },
       { name: "wfn_queue_depth", help: "Requests waiting for an instance (all maxReplicas busy)", type: "gauge", values: one((r) => stats(r).queued) },
-      { name: "wfn_offloads_total", help: "Times a function was moved to worker threads for good: a runaway (past its deadline), or failed runs that held the main thread", type: "counter", values: one((r) => r.offloads) },
+      { name: "wfn_offloads_total", help: "Times a function was moved to worker threads for good: a runaway (past its deadline), failed runs that held the main thread, or heavy runs that held it while other functions were served", type: "counter", values: one((r) => r.offloads) },
       { name: "wfn_on_worker_threads", help: "1 when the function's instances run on worker threads, 0 on the main thread", type: "gauge", values: one((r) => (stats(r).placement === "workers" ? 1 : 0)) },
       { name: "wfn_worker_process_raises_total", help: "Times a worker process of a suspected runaway, starved in SCHED_IDLE, was raised to the normal class (a job it had not picked up, or one that ran starved) while the shim was mostly idle", type: "counter", values: one((r) => stats(r).raised) },
       { name: "wfn_swaps_total", help: "Hot swaps of a function's code", type: "counter", values: one((r) => r.swaps) },
