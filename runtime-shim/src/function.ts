@@ -342,16 +342,17 @@ export class ServedFunction {
     }
     if (out instanceof Promise) {
       return out.then(
-        (ok) => { this.done(v, r); return ok; },
+        (ok) => { this.done(v, r, t0); return ok; },
         (e: unknown) => { v.pool.release(r); return this.failed(v, r, e, input, budgetMs - (performance.now() - t0), t0); },
       );
     }
-    this.done(v, r);
+    this.done(v, r, t0);
     return out;
   }
 
-  private done(v: Version, r: Runner): void {
+  private done(v: Version, r: Runner, t0: number): void {
     v.pool.release(r);
+    this.ended(v, t0);
     if (!(r instanceof Instance)) return;
     // It answered within its deadline after holding the main thread past its slice (it had made a
     // host call, so it could not be replayed): heavy, not a runaway.
@@ -380,25 +381,12 @@ export class ServedFunction {
   }
 
   /**
-   * Replays on workers an invocation that passed its main-thread slice (a suspect): ended within its
-   * deadline, the function is heavy and comes back; past it, failed() has moved it for good.
+   * While the function is a suspect (on workers since an invocation passed its main-thread slice),
+   * an invocation that ended within its deadline after a slice or more since it arrived (the replay
+   * itself, first) shows it is heavy: it comes back. Past its deadline, failed() moves it for good.
    */
-  private replay(v: Version, input: InvocationInput, leftMs: number, t0: number): Promise<InvocationResult> {
-    const p = v.placement as Placement;
-    const judged = (e: unknown): void => {
-      if (p.verdict !== "suspect") return;
-      // Not started or lost by the shim (503): no verdict; it goes back as it was, and a later long run is replayed again.
-      if (e instanceof WfnError && e.status === 503) { if (p.back()) v.pool.renew(); return; }
-      this.heavy(v, performance.now() - t0);
-    };
-    let r: InvocationResult | Promise<InvocationResult>;
-    try {
-      r = this.run(v, input, Math.max(1, leftMs), t0);
-    } catch (e) {
-      judged(e);
-      return Promise.reject(e);
-    }
-    return Promise.resolve(r).then((ok) => { judged(null); return ok; }, (e: unknown) => { judged(e); throw e; });
+  private ended(v: Version, t0: number): void {
+    if (v.placement instanceof Placement && v.placement.verdict === "suspect" && v.placement.cleared(performance.now() - t0)) v.pool.renew();
   }
 
   /** A runaway moves the function to workers for good; a suspect (past its slice, no host call yet) is replayed there. */
@@ -410,10 +398,7 @@ export class ServedFunction {
       return this.run(v, input, leftMs, t0);
     }
     if (e instanceof Offload) {
-      if (v.placement instanceof Placement && v.placement.suspect()) {
-        v.pool.renew();
-        return this.replay(v, input, leftMs, t0);
-      }
+      if (v.placement instanceof Placement && v.placement.suspect()) v.pool.renew();
       if (v.placement.mode === "workers") return this.run(v, input, Math.max(1, leftMs), t0);
       throw new WfnError(ShimErrors.TIMEOUT, e.message, { status: 504 });
     }
@@ -423,6 +408,10 @@ export class ServedFunction {
     } else if (r instanceof Instance) {
       // A trap or a memory-limit failure after a long run: such runs add up (placement.ts, HOG_MS).
       this.charge(v, r, true);
+    } else if (!(e instanceof WfnError && e.status === 503)) {
+      // The guest ended (a trap, the memory limit) within its deadline; a 503 (not started, worker
+      // lost) tells nothing, and the function stays a suspect.
+      this.ended(v, t0);
     }
     throw e;
   }

@@ -51,12 +51,14 @@ describe("Placement: heavy, runaway, or isolation: worker", () => {
     expect(p.move("again")).toBe(false);
   });
 
-  it("a suspect whose replay got no verdict goes back as it was", () => {
+  it("a suspect stays on workers until an invocation of a slice or more ends within its deadline; quicker answers tell nothing", () => {
     const p = placement();
     expect(p.suspect()).toBe(true);
-    expect(p.back()).toBe(true);
-    expect(p.stats()).toMatchObject({ mode: "main", verdict: "none" });
-    expect(() => (p.create() as Instance).invoke(inv())).toThrow(Offload);
+    expect(p.cleared(2)).toBe(false);
+    expect(p.stats()).toMatchObject({ mode: "workers", verdict: "suspect" });
+    expect(p.cleared(60)).toBe(true);
+    expect(p.stats()).toMatchObject({ mode: "main", verdict: "heavy" });
+    expect(p.cleared(60)).toBe(false);
   });
 
   it("runs that answer add up only while other functions are served; failed ones always, and go below the main thread", () => {

@@ -150,7 +150,8 @@ export class Placement {
   /**
    * An invocation passed its main-thread slice before any host call: heavy or runaway, it cannot
    * tell yet. The function goes to workers (below the main thread) so the caller can replay it
-   * there; false when it cannot (already there, or `never`).
+   * there, and stays until an invocation ends within its deadline after a slice or more (cleared)
+   * or runs past it (move); false when it cannot (already there, or `never`).
    */
   suspect(): boolean {
     if (this.group || this.opts.policy !== "adaptive") return false;
@@ -173,12 +174,13 @@ export class Placement {
     return true;
   }
 
-  /** A suspect whose replay got no verdict (the shim lost or could not start it) goes back as it was; true when it moved. */
-  back(): boolean {
-    if (this.verdict !== "suspect") return false;
-    this.toMain();
-    this.verdict = "none";
-    return true;
+  /**
+   * While a suspect: an invocation that ended within its deadline `ms` after it arrived, a slice or
+   * more, clears it (heavy); a quicker one tells nothing (a function may have fast and slow paths).
+   * True when the pool must renew its members.
+   */
+  cleared(ms: number): boolean {
+    return this.verdict === "suspect" && ms >= this.opts.sliceMs && this.heavy(ms);
   }
 
   /**
