@@ -33,8 +33,8 @@ export const moduleBytes = new WeakMap<WebAssembly.Module, Uint8Array>();
  * limit: a memory bomb, ~45 ms a run, each a 500) always count, and move the function below the
  * main thread. Runs that answer count only while other functions are being served: heavy work
  * alone on a shim stays on the main thread however long it takes, but neighbours must not wait
- * behind it (hello's median 0.9 -> ~250 ms while one client posted 500 KB word counts back to back,
- * test/bench/heavy.js), so it then moves to worker threads at normal priority, as `isolation:
+ * behind it (hello's median 0.43 -> 208 ms while one client posted 500 KB word counts back to back
+ * to a counter held there, test/bench/heavy.js), so it then moves to worker threads at normal priority, as `isolation:
  * worker` would have put it (issue 13; docs/runtime.md, "Heavy, runaway, or `isolation: worker`").
  */
 export const LONG_RUN_MS = 1;
@@ -75,7 +75,7 @@ export interface PlacementOptions {
   onRaise?: () => void;
 }
 
-/** Where a function stands: on the main thread (cleared as heavy or not yet), replayed on workers as a suspect, or moved. */
+/** Where a function stands and why (see Placement.verdict). */
 export type Verdict = "none" | "suspect" | "heavy" | "moved" | "shared" | "chosen";
 
 export class Placement {
@@ -92,7 +92,7 @@ export class Placement {
    */
   verdict: Verdict = "none";
   private group: WorkerGroup | null = null;
-  /** Main-thread ms of this function's long failed runs, decayed with a 1 s time constant, as of `hogAt`. */
+  /** Main-thread ms of this function's long runs that count (charge), decayed with a 1 s time constant, as of `hogAt`. */
   private hog = 0;
   private hogAt = 0;
   /** Placement.served and this function's own invocations as of its last long run: who else was served since. */
