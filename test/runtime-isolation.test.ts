@@ -79,7 +79,7 @@ describe("heavy, runaway, or isolation: worker", () => {
     const r = await fetch(`${shim.url}/default/runaway/loop`);
     const ms = performance.now() - t;
     expect(r.status).toBe(504);
-    expect(((await r.json()) as { error: { code: string } }).error.code).toBe("WFN_TIMEOUT");
+    expect(((await r.json()) as { error: { reason: string } }).error.reason).toBe("WFN_TIMEOUT");
     // Stopped at its deadline (1 s), not before: it is judged by the deadline, not by the slice.
     expect(ms).toBeGreaterThan(900);
     expect(await info("runaway")).toMatchObject({ placement: "workers", verdict: "moved" });
