@@ -14,9 +14,10 @@ export function buildProgram(): Command {
     .showHelpAfterError();
 
   program.command("init <dir>")
-    .description("scaffold a function that builds and runs as generated")
-    .option("--lang <lang>", "as (AssemblyScript), c, ts (TypeScript) or js (JavaScript)", "as")
-    .option("--trigger <trigger>", "http or event", "http")
+    .description("scaffold a function project (function, wasm-fn.yaml, package.json, a test, a README) that builds, runs and passes its test as generated")
+    .option("--template <name>", "http (default), state (key/value on a state store), pubsub (async, consumes a topic), binding (input binding to output binding) or c (the C hello)")
+    .option("--lang <lang>", "as (AssemblyScript, the default), c, ts (TypeScript) or js (JavaScript): the http template has all four")
+    .option("--trigger <trigger>", "http (default) or event: the http and c templates' trigger")
     .option("--name <name>", "function name (default: the directory name)")
     .action(action("init"));
 
