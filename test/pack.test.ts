@@ -10,7 +10,7 @@ import { freePort } from "./harness/proc.js";
 // @ts-expect-error a plain ESM script (scripts/ is not compiled), typed where it is used
 import { cleanEnv as cleanEnvUntyped, packCli as packCliUntyped } from "../scripts/pack-cli.mjs";
 
-const packCli = packCliUntyped as (outDir: string) => { name: string; file: string; size: number }[];
+const packCli = packCliUntyped as (outDir: string) => Promise<{ name: string; file: string; size: number }[]>;
 const cleanEnv = cleanEnvUntyped as (env?: NodeJS.ProcessEnv) => NodeJS.ProcessEnv;
 const run = promisify(execFile);
 
@@ -26,7 +26,7 @@ describe("the packed CLI, installed in an empty folder, works outside the reposi
   beforeAll(async () => {
     tmp = realpathSync(await mkdtemp(path.join(os.tmpdir(), "wfn-pack-")));
     const pkg = path.join(tmp, "install");
-    const tarballs = packCli(pkg);
+    const tarballs = await packCli(pkg);
     // The npm cache of this user (CI's `npm ci` filled it): asked before HOME moves.
     const cache = (await run("npm", ["config", "get", "cache"], { cwd: tmp, env: cleanEnv() })).stdout.trim();
     const t0 = performance.now();
@@ -38,11 +38,13 @@ describe("the packed CLI, installed in an empty folder, works outside the reposi
     const home = path.join(tmp, "home");
     await mkdir(home);
     const { XDG_CACHE_HOME: _x, WASM_FN_CACHE: _c, NODE_PATH: _n, ...rest } = cleanEnv();
-    env = { ...rest, HOME: home };
+    // Nothing of the repository on PATH (an outer `npm test` puts its node_modules/.bin there).
+    const PATH = (rest.PATH ?? "").split(path.delimiter).filter((d) => !d.startsWith(ROOT)).join(path.delimiter);
+    env = { ...rest, PATH, HOME: home };
   }, 300_000);
   afterAll(async () => { if (tmp) await rm(tmp, { recursive: true, force: true }); });
 
-  it("ships the compiled CLI, not the sources or the tests, and installs it from the tarballs (no links into the repository)", async () => {
+  it("ships the compiled CLI and adapter, not the sources or the tests, and installs it from the tarballs (no links into the repository)", async () => {
     const cli = path.join(tmp, "install", "node_modules", "wasm-fn");
     expect((await stat(cli)).isSymbolicLink()).toBe(false);
     expect(realpathSync(bin).startsWith(tmp)).toBe(true);
@@ -51,11 +53,14 @@ describe("the packed CLI, installed in an empty folder, works outside the reposi
     const runtime = await readdir(path.join(tmp, "install", "node_modules", "@wasm-fn", "runtime-shim", "dist"), { recursive: true });
     expect(runtime.some((f) => String(f).endsWith(".test.js"))).toBe(false);
     expect(realpathSync(path.join(tmp, "install", "node_modules", "@wasm-fn", "sdk")).startsWith(ROOT)).toBe(false);
+    // The WasmEdge adapter comes compiled (one, the current one): a first build does not compile it.
+    const build = await readdir(path.join(tmp, "install", "node_modules", "@wasm-fn", "build", "dist"));
+    expect(build.filter((f) => /^wasmedge-adapter-.*\.wasm$/.test(f))).toHaveLength(1);
   });
 
   it("wasm-fn init hello && cd hello && wasm-fn build && wasm-fn run answers GET /default/hello?name=x", async () => {
-    const work = path.join(tmp, "work");
-    await mkdir(work);
+    // Inside the install folder, so the project's `npm test` finds this wasm-fn in a node_modules/.bin above it.
+    const work = path.join(tmp, "install");
     await run(bin, ["init", "hello"], { cwd: work, env });
     const fn = path.join(work, "hello");
     const built = await run(bin, ["build"], { cwd: fn, env });
@@ -80,5 +85,11 @@ describe("the packed CLI, installed in an empty folder, works outside the reposi
         await new Promise((r) => shim.once("exit", r));
       }
     }
+  }, 180_000);
+
+  it("the generated project's npm test passes with the installed wasm-fn", async () => {
+    const r = await run("npm", ["test"], { cwd: path.join(tmp, "install", "hello"), env, maxBuffer: 1 << 24 });
+    expect(r.stdout).toContain("> wasm-fn build && node --test");
+    expect(r.stdout).toMatch(/# pass 1\n# fail 0/);
   }, 180_000);
 });
