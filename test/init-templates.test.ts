@@ -35,6 +35,7 @@ async function expectProject(dir: string): Promise<void> {
   expect(pkg.scripts.build).toBe("wasm-fn build");
   expect(pkg.scripts.test).toBe("wasm-fn build && node --test");
   expect(pkg.scripts.start).toMatch(/^wasm-fn run/);
+  expect(pkg.scripts.dev).toBe(pkg.scripts.start!.replace("wasm-fn run", "wasm-fn dev"));
   expect(await readdir(path.join(dir, "test"))).toEqual(["function.test.js"]);
   const readme = await readFile(path.join(dir, "README.md"), "utf8");
   for (const h of ["## Build", "## Run", "## Try it", "## Test"]) expect(readme).toContain(h);

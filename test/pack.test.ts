@@ -27,8 +27,8 @@ describe("the packed CLI, installed in an empty folder, works outside the reposi
     tmp = realpathSync(await mkdtemp(path.join(os.tmpdir(), "wfn-pack-")));
     const pkg = path.join(tmp, "install");
     const tarballs = await packCli(pkg);
-    // The npm cache of this user (CI's `npm ci` filled it): asked before HOME moves.
-    const cache = (await run("npm", ["config", "get", "cache"], { cwd: tmp, env: cleanEnv() })).stdout.trim();
+    // The npm cache the outer npm uses (CI's `npm ci` filled it), asked with the outer environment.
+    const cache = (await run("npm", ["config", "get", "cache"], { cwd: tmp })).stdout.trim();
     const t0 = performance.now();
     await run("npm", ["ci", "--offline", "--no-audit", "--no-fund", "--cache", cache], { cwd: pkg, env: cleanEnv(), maxBuffer: 1 << 24 });
     const installMs = Math.round(performance.now() - t0);

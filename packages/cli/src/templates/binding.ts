@@ -14,6 +14,8 @@ inputs:
 # The output binding the function writes to (components/webhook.yaml).
 permissions:
   bindings: [webhook]
+# An event the function answers Response.retry() for is tried again at 0.2, 0.6 and 1.4 s, then dropped.
+retry: { policy: exponential, duration: 200ms, maxInterval: 1s, maxRetries: 3 }
 `;
   const run = "wasm-fn run --resources-path components";
   return {
@@ -39,8 +41,9 @@ route daprd uses (the shim answers it for loopback clients):
     curl -X POST http://127.0.0.1:8080/ticker -d 'tick'
     # {"status":"SUCCESS"}; the listener prints {"input":"ticker","id":"...","data":"tick"}
 
-When the webhook fails, the function answers \`Response.retry()\` and the event is not acknowledged
-(\`{"status":"RETRY"}\`, HTTP 500, so Dapr delivers it again).
+When the webhook fails, the function answers \`Response.retry()\`: the shim tries the event again under
+\`retry:\` in wasm-fn.yaml (three more times within 1.4 s), then drops it with an error line
+(\`{"status":"DROP"}\`).
 `,
     }),
   };
@@ -120,11 +123,12 @@ test("an input binding event reaches the webhook as JSON", async () => {
   assert.deepEqual({ ...JSON.parse(received[0].body), id: "" }, { input: "ticker", id: "", data: "tick" });
 });
 
-test("a failing webhook leaves the event unacknowledged", async () => {
+test("an event the webhook refuses is tried again under retry:, then dropped", async () => {
   failing = true;
+  const before = received.length;
   const r = await fetch(\`\${fn.base}/ticker\`, { method: "POST", body: "tock" });
   failing = false;
-  assert.equal(r.status, 500);
-  assert.deepEqual(await r.json(), { status: "RETRY" });
+  assert.deepEqual(await r.json(), { status: "DROP" });
+  assert.equal(received.length - before, 4); // 1 + maxRetries
 });
 `;

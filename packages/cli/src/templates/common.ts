@@ -33,14 +33,14 @@ export const HTTP_TRIGGER = (name: string) => `triggers:
       paths: ["/${name}"]
 `;
 
-/** package.json: `npm run build | start | test` drive the wasm-fn CLI (from PATH or a node_modules/.bin above). */
+/** package.json: `npm run build | start | dev | test` drive the wasm-fn CLI (from PATH or a node_modules/.bin above). */
 export function packageJson(ctx: TemplateContext, description: string, start = "wasm-fn run"): string {
   return JSON.stringify({
     name: ctx.name,
     private: true,
     type: "module",
     description,
-    scripts: { build: "wasm-fn build", start, test: "wasm-fn build && node --test" },
+    scripts: { build: "wasm-fn build", start, dev: start.replace(/^wasm-fn run/, "wasm-fn dev"), test: "wasm-fn build && node --test" },
   }, null, 2) + "\n";
 }
 
@@ -98,7 +98,8 @@ writes \`dist/${ctx.name}.wasm\` and an OCI image in \`dist/oci\`.
 
 serves it on http://127.0.0.1:8080 with the embedded backend (state in \`.wasm-fn/state.json\`,
 pub/sub inside the process; no Dapr, no Redis). Add \`--dapr\` to reach every capability through a
-Dapr sidecar instead.
+Dapr sidecar instead. \`${(p.run ?? "wasm-fn run").replace(/^wasm-fn run/, "wasm-fn dev")}\` (\`npm run dev\`) serves the same and
+rebuilds and swaps it each time a source changes.
 
 ## Try it
 

@@ -28,8 +28,9 @@ Then:
     curl http://127.0.0.1:8080/default/${name}
     # {"events":1,"last":"{\\"order\\":1}"}
 
-An event the function answers with \`Response.retry()\` is not acknowledged: whoever delivered it
-(daprd, or the embedded backend for events published inside the shim) delivers it again;
+An event the function answers with \`Response.retry()\` (as it does when a concurrent event counted
+first) is tried again under the function's \`retry:\` policy (by default 5 more times, the waits
+doubling from 500 ms), then moved to the input's \`deadLetterTopic\` if it has one;
 \`Response.drop()\` gives it up.
 `,
       more: "With `--dapr`, give daprd a pubsub component named `pubsub` and a state store named `statestore` (`--resources-path <dir>`).\n",
@@ -44,7 +45,7 @@ const STORE = "statestore";
 export function handle(req: Request): Response {
   if (!req.isEvent) return seen();
   log.info("event " + req.event.id + " on " + req.event.topic + ": " + req.text());
-  // Count with the count's ETag: when another delivery wrote first, this one asks to be delivered again.
+  // Count with the count's ETag: when another delivery wrote first, this one asks to be tried again.
   const cur = state.get(STORE, "events");
   if (!cur.ok) return Response.retry(cur.toString());
   const count = cur.value == null ? 1 : I64.parseInt(cur.value!.text()) + 1;
