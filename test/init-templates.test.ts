@@ -131,8 +131,8 @@ describe("wasm-fn init --template", () => {
     const tmp = await mkdtemp(path.join(os.tmpdir(), "wfn-tpl-bad-"));
     const unknown = await cli(["init", path.join(tmp, "a"), "--template", "grpc"]);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toContain("error WFN_USAGE: there is no template 'grpc'; --template is one of: http (");
-    for (const t of ["http", "state", "pubsub", "binding", "c"]) expect(unknown.stderr).toContain(`${t} (`);
+    expect(unknown.stderr).toContain("error WFN_USAGE: there is no template 'grpc'; pass --template with one of these (the name before the colon): http: a greeting over HTTP");
+    for (const t of ["state", "pubsub", "binding", "c"]) expect(unknown.stderr).toContain(`; ${t}: `);
     const lang = await cli(["init", path.join(tmp, "b"), "--template", "state", "--lang", "ts"]);
     expect(lang.stderr).toContain("error WFN_USAGE: the state template is written in AssemblyScript (--lang as), not TypeScript; drop --lang, or use --template http for TypeScript");
     const trigger = await cli(["init", path.join(tmp, "c"), "--template", "pubsub", "--trigger", "event"]);

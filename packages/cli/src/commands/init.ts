@@ -14,7 +14,7 @@ export async function run(args: unknown[], opts: Record<string, unknown>, global
   const dir = path.resolve(String(args[0]));
   const templateName = String(opts.template ?? (opts.lang === "c" ? "c" : "http"));
   const template = Object.hasOwn(TEMPLATES, templateName) ? TEMPLATES[templateName] : undefined;
-  if (!template) throw new WfnError("WFN_USAGE", `there is no template '${templateName}'; --template is one of: ${templateList()}`);
+  if (!template) throw new WfnError("WFN_USAGE", `there is no template '${templateName}'; pass --template with one of these (the name before the colon): ${templateList()}`);
   const lang = String(opts.lang ?? template.langs[0]);
   if (!(lang in LANG_NAMES)) throw new WfnError("WFN_USAGE", `--lang must be 'as' (AssemblyScript), 'c', 'ts' (TypeScript) or 'js' (JavaScript), got '${lang}'`);
   if (!template.langs.includes(lang as Lang)) {

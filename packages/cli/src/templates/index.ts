@@ -28,5 +28,5 @@ export const TEMPLATES: Record<string, Template> = {
 };
 
 export function templateList(): string {
-  return Object.entries(TEMPLATES).map(([n, t]) => `${n} (${t.summary})`).join(", ");
+  return Object.entries(TEMPLATES).map(([n, t]) => `${n}: ${t.summary}`).join("; ");
 }
