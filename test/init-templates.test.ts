@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { createServer, type Server } from "node:http";
-import { mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -8,6 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli, ROOT, serve } from "./harness/cli.js";
 
 const run = promisify(execFile);
+
+/** Temporary folders the tests made, removed after them. */
+const made: string[] = [];
+afterAll(async () => { for (const d of made) await rm(d, { recursive: true, force: true }); });
+async function tmpDir(prefix: string): Promise<string> {
+  const d = await mkdtemp(path.join(os.tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
 
 /** `npm test` in a generated project, with this repository's `wasm-fn` on PATH (as a global install puts it). */
 async function npmTest(dir: string): Promise<string> {
@@ -23,7 +32,7 @@ async function npmTest(dir: string): Promise<string> {
 }
 
 async function init(template: string, extra: string[] = []): Promise<string> {
-  const dir = path.join(await mkdtemp(path.join(os.tmpdir(), "wfn-tpl-")), `${template}-fn`);
+  const dir = path.join(await tmpDir("wfn-tpl-"), `${template}-fn`);
   const r = await cli(["init", dir, "--template", template, ...extra]);
   expect(r.code, r.stderr).toBe(0);
   return dir;
@@ -123,12 +132,12 @@ describe("wasm-fn init --template", () => {
   }, 300_000);
 
   it("--lang c alone is the c template; a template's --lang, --trigger and an unknown name are refused with what to do, writing nothing", async () => {
-    const dir = path.join(await mkdtemp(path.join(os.tmpdir(), "wfn-tpl-")), "hello-c");
+    const dir = path.join(await tmpDir("wfn-tpl-"), "hello-c");
     const r = await cli(["--json", "init", dir, "--lang", "c"]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ template: "c", lang: "c", files: expect.arrayContaining(["main.c", "package.json", "README.md", "test/function.test.js"]) });
 
-    const tmp = await mkdtemp(path.join(os.tmpdir(), "wfn-tpl-bad-"));
+    const tmp = await tmpDir("wfn-tpl-bad-");
     const unknown = await cli(["init", path.join(tmp, "a"), "--template", "grpc"]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain("error WFN_USAGE: there is no template 'grpc'; pass --template with one of these (the name before the colon): http: a greeting over HTTP");

@@ -94,10 +94,11 @@ const webhook = createServer((req, res) => {
 });
 
 let fn;
+let resources;
 before(async () => {
   await new Promise((resolve) => webhook.listen(0, "127.0.0.1", resolve));
   // The project's components, with the webhook's URL pointed at this test's listener.
-  const resources = mkdtempSync(path.join(os.tmpdir(), "wasm-fn-components-"));
+  resources = mkdtempSync(path.join(os.tmpdir(), "wasm-fn-components-"));
   cpSync(path.join(dir, "components"), resources, { recursive: true });
   writeFileSync(path.join(resources, "webhook.yaml"), \`apiVersion: dapr.io/v1alpha1
 kind: Component
@@ -112,7 +113,7 @@ spec:
 \`);
   fn = await serve(["--resources-path", resources]);
 });
-after(async () => { await fn?.stop(); webhook.close(); });
+after(async () => { await fn?.stop(); webhook.close(); if (resources) rmSync(resources, { recursive: true, force: true }); });
 
 test("an input binding event reaches the webhook as JSON", async () => {
   const r = await fetch(\`\${fn.base}/ticker\`, { method: "POST", body: "tick" });

@@ -49,7 +49,7 @@ export function packageJson(ctx: TemplateContext, description: string, start = "
  * in a temporary file) on a free port, and stops it after. node:test needs no install.
  */
 export const TEST_HEAD = `import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
@@ -63,7 +63,8 @@ const dir = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
  * comes from PATH (npm test adds every node_modules/.bin above this folder) or from $WASM_FN.
  */
 async function serve(args = []) {
-  const state = path.join(mkdtempSync(path.join(os.tmpdir(), "wasm-fn-test-")), "state.json");
+  const tmp = mkdtempSync(path.join(os.tmpdir(), "wasm-fn-test-"));
+  const state = path.join(tmp, "state.json");
   const proc = spawn(process.env.WASM_FN ?? "wasm-fn", ["--json", "run", dir, "--port", "0", "--state-file", state, ...args], { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   const info = await new Promise((resolve, reject) => {
@@ -75,7 +76,10 @@ async function serve(args = []) {
       if (line) resolve(JSON.parse(line));
     });
   });
-  const stop = () => new Promise((resolve) => { proc.once("exit", resolve); proc.kill("SIGTERM"); });
+  const stop = () => new Promise((resolve) => {
+    proc.once("exit", () => { rmSync(tmp, { recursive: true, force: true }); resolve(); });
+    proc.kill("SIGTERM");
+  });
   return { base: info.url, url: info.functions[0].url, stop };
 }
 `;
