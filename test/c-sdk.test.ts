@@ -1,0 +1,230 @@
+// The C SDK (packages/sdk/include/wasm_fn.h) end to end on the embedded backend: the fixture
+// test/fixtures/c-sdk answers, for each SDK call, what the call returned.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { EmbeddedBackend } from "../runtime-shim/dist/backends/embedded/index.js";
+import { createLogger, startServing, type Serving } from "../runtime-shim/dist/index.js";
+import { writeResources } from "./harness/dapr.js";
+import { ensureBuilt, eventually, startRecorder, type Recorder } from "./harness/services.js";
+
+let serving: Serving, sink: Recorder;
+const logs: string[] = [];
+const url = (p: string) => `${serving.shim.url}/default/c-sdk${p}`;
+const get = async (p: string, init?: RequestInit) => (await (await fetch(url(p), init)).json()) as Record<string, any>;
+const post = (p: string, body: string | Uint8Array) => get(p, { method: "POST", body });
+const run = Date.now().toString(36);
+
+beforeAll(async () => {
+  await ensureBuilt("test/fixtures/c-sdk");
+  sink = await startRecorder();
+  const dir = mkdtempSync(path.join(os.tmpdir(), "wfn-csdk-"));
+  writeFileSync(path.join(dir, "secrets.json"), JSON.stringify({ "db-password": "s3cret" }));
+  const resources = writeResources([
+    { name: "statestore", type: "state.redis", metadata: { redisHost: "unused:0" } },
+    { name: "pubsub", type: "pubsub.redis", metadata: { redisHost: "unused:0" } },
+    { name: "sink", type: "bindings.http", metadata: { url: sink.url } },
+    { name: "secretstore", type: "secretstores.local.file", metadata: { secretsFile: path.join(dir, "secrets.json") } },
+    { name: "configstore", type: "configuration.redis", metadata: { redisHost: "unused:0" } },
+  ], path.join(dir, "resources"));
+  serving = await startServing({
+    functions: [{ kind: "dir", dir: "test/fixtures/c-sdk" }], port: 0,
+    log: createLogger({ write: (l) => logs.push(l) }),
+    backend: { kind: "embedded", stateFile: null, resourcesPath: resources },
+  });
+}, 600_000);
+
+afterAll(async () => {
+  await serving?.close();
+  await sink?.close();
+});
+
+describe("C SDK: the request", () => {
+  it("query parameters: percent-decoded, '+' is a space, repeated keys by index, absent is NULL", async () => {
+    const j = await get("/query?tag=a&tag=b%20c&flag&tag=d+e&name=%C3%A9t%C3%A9%26x&odd=%zz%4&a%20b=1&&tag=");
+    expect(j.tag).toEqual({ count: 4, values: ["a", "b c", "d e", ""], pastEnd: null });
+    expect(j.flag).toEqual({ count: 1, values: [""], pastEnd: null });
+    expect(j.missing).toEqual({ count: 0, values: [], pastEnd: null });
+    expect(j.name.values).toEqual(["été&x"]);
+    expect(j.odd.values).toEqual(["%zz%4"]);
+    expect(j["a b"].values).toEqual(["1"]);
+  });
+
+  it("headers (case-insensitive, absent is NULL), method, request id, body; repeated response headers", async () => {
+    const r = await fetch(url("/headers"), { method: "POST", body: "payload ✓", headers: { "x-probe": "yes", "x-request-id": `c-${run}` } });
+    expect(await r.json()).toEqual({ probe: "yes", absent: null, method: "POST", requestId: `c-${run}`, body: "payload ✓", isEvent: false });
+    expect(r.headers.get("x-multi")).toBe("a, b");
+    expect(r.headers.get("content-type")).toBe("application/json");
+  });
+});
+
+describe("C SDK: JSON", () => {
+  it("the writer escapes every control character, quotes and backslashes, and passes non-ASCII through", async () => {
+    const controls = Array.from({ length: 32 }, (_, i) => String.fromCharCode(i)).join("");
+    const text = `${controls.slice(1)}"\\/ é✓😀 \u2028 plain\u0000`;
+    const r = await fetch(url("/json/write"), { method: "POST", body: text });
+    const raw = await r.text();
+    expect(raw).not.toMatch(/[\u0000-\u001f]/);
+    expect(raw).toContain("\\u0001\\u0002");
+    expect(raw).toContain("\\u001f\\\"\\\\/ é✓😀 \u2028 plain\\u0000");
+    expect(raw).toContain("\\b\\t\\n\\u000b\\f\\r");
+    const j = JSON.parse(raw) as Record<string, unknown>;
+    expect(j.s).toBe(text);
+    // The key is written from a C string: up to the NUL; its value is the body's length in bytes.
+    expect(j[text.slice(0, -1)]).toBe(Buffer.byteLength(text));
+  });
+
+  it("numbers in their shortest form, non-finite as null; nesting, raw values and NULL strings", async () => {
+    const raw = await (await fetch(url("/json/write"), { method: "POST", body: "" })).text();
+    expect(raw).toContain('"numbers":[0.1,1e+21,-0.5,42,0.3333333333333333,null,null,9007199254740992,0,123456789012,5e-324]');
+    expect((JSON.parse(raw) as { numbers: unknown[] }).numbers).toEqual([0.1, 1e21, -0.5, 42, 1 / 3, null, null, 9007199254740992, 0, 123456789012, 5e-324]);
+    expect(raw).toContain('"nested":[-7,{"b":null},[],{},true,false,{"x":[1]},null]');
+  });
+
+  const doc = JSON.stringify({
+    name: 'Ada é😀 "q"', n: -125, t: true, f: false, z: null, empty: "",
+    o: { city: "Zürich", list: [1, "two", { x: null }] },
+  }).replace("é😀", "\\u00e9\\ud83d\\ude00").replace('"n":-125', '"n":-12.5e1, "dup":1, "dup":2, "esc\\u0061ped":"yes"');
+  const read = (p: string, body = doc) => post(`/json/read?path=${encodeURIComponent(p)}`, body);
+
+  it("the reader tells an absent key from a null one, and reads strings (escapes decoded), numbers and bools", async () => {
+    expect(await read("name")).toEqual({ kind: 3, string: 'Ada é😀 "q"', number: null, bool: null, raw: '"Ada \\u00e9\\ud83d\\ude00 \\"q\\""' });
+    expect(await read("z")).toEqual({ kind: 0, string: null, number: null, bool: null, raw: "null" });
+    expect(await read("missing")).toEqual({ kind: -1, string: null, number: null, bool: null, raw: null });
+    expect(await read("empty")).toMatchObject({ kind: 3, string: "" });
+    expect(await read("n")).toMatchObject({ kind: 2, number: -125, raw: "-12.5e1" });
+    expect(await read("t")).toMatchObject({ kind: 1, bool: true });
+    expect(await read("f")).toMatchObject({ kind: 1, bool: false });
+    expect(await read("o")).toMatchObject({ kind: 5 });
+    expect(await read("dup")).toMatchObject({ number: 2 });
+    expect(await read("escaped")).toMatchObject({ string: "yes" });
+  });
+
+  it("nested objects and arrays: find, then read inside what was found", async () => {
+    expect(await read("o.city")).toMatchObject({ kind: 3, string: "Zürich" });
+    expect(await read("o.list")).toMatchObject({ kind: 4, raw: '[1,"two",{"x":null}]' });
+    expect(await read("o.list.0")).toMatchObject({ kind: 2, number: 1 });
+    expect(await read("o.list.1")).toMatchObject({ kind: 3, string: "two" });
+    expect(await read("o.list.2.x")).toMatchObject({ kind: 0 });
+    expect(await read("o.list.2.y")).toMatchObject({ kind: -1 });
+    expect(await read("o.list.3")).toMatchObject({ kind: -1 });
+    expect(await read("o.nope.x")).toMatchObject({ kind: -1 });
+  });
+
+  it("text that is not JSON (or not an object) has no keys", async () => {
+    for (const body of ['{"a":1,}', '{"a":"\u0001"}', '{"a":01}', '{"a":1} x', '{"a":tru}', "[1,2]", '{"a":"\\x"}', "", '{"a":' + "[".repeat(300) + "]".repeat(300) + "}"]) {
+      expect(await read("a", body), body).toMatchObject({ kind: -1, raw: null });
+    }
+    expect(await read("a", ' {"a" : [ 1 , 2 ] } ')).toMatchObject({ kind: 4, raw: "[ 1 , 2 ]" });
+  });
+});
+
+describe("C SDK: capabilities", () => {
+  const k = (s: string) => `${run}-${s}`;
+
+  it("state: set, get with etag, stale etag is CONFLICT, create-if-absent, delete, binary values", async () => {
+    expect(await post(`/state/set?key=${k("a")}`, "v1")).toMatchObject({ code: 0, name: "OK", message: "" });
+    const got = await get(`/state/get?key=${k("a")}`);
+    expect(got).toMatchObject({ code: 0, found: true, item: { key: k("a"), value: "v1" } });
+    const etag = encodeURIComponent(got.item.etag);
+    expect(await post(`/state/set?key=${k("a")}&etag=${etag}`, "v2")).toMatchObject({ code: 0 });
+    const stale = await post(`/state/set?key=${k("a")}&etag=${etag}`, "v3");
+    expect(stale).toMatchObject({ code: 6, name: "CONFLICT" });
+    expect(stale.message).toMatch(/etag/i);
+    expect(await post(`/state/create?key=${k("a")}`, "again")).toMatchObject({ code: 6 });
+    expect(await post(`/state/create?key=${k("new")}`, "first")).toMatchObject({ code: 0 });
+    expect((await get(`/state/get?key=${k("new")}`)).item.value).toBe("first");
+    expect(await get(`/state/delete?key=${k("a")}&etag=${etag}`)).toMatchObject({ code: 6 });
+    const cur = encodeURIComponent((await get(`/state/get?key=${k("a")}`)).item.etag);
+    expect(await get(`/state/delete?key=${k("a")}&etag=${cur}`)).toMatchObject({ code: 0 });
+    expect(await get(`/state/get?key=${k("a")}`)).toMatchObject({ code: 0, found: false });
+    expect(await post(`/state/set?key=${k("bin")}`, new Uint8Array([97, 0, 98, 10]))).toMatchObject({ code: 0 });
+    expect((await get(`/state/get?key=${k("bin")}`)).item.value).toBe("a\u0000b\n");
+  });
+
+  it("state: ttl expires a key; bulk get keeps order; a transaction upserts and deletes, a stale etag in it is CONFLICT", async () => {
+    expect(await post(`/state/ttl?key=${k("ttl")}&ttl=1`, "short")).toMatchObject({ code: 0 });
+    expect((await get(`/state/get?key=${k("ttl")}`)).item.value).toBe("short");
+    await post(`/state/set?key=${k("b1")}`, "one");
+    await post(`/state/set?key=${k("b2")}`, "two");
+    await post(`/state/set?key=${k("t-del")}`, "x");
+    const bulk = await get(`/state/bulk?key=${k("b1")}&key=${k("nope")}&key=${k("b2")}`);
+    expect(bulk.items.map((i: { key: string; value: string }) => [i.key, i.value])).toEqual([[k("b1"), "one"], [k("nope"), ""], [k("b2"), "two"]]);
+    expect(await post(`/state/transact?upsert=${k("t-a")}&upsert=${k("t-b")}&delete=${k("t-del")}`, "T")).toMatchObject({ code: 0 });
+    expect((await get(`/state/get?key=${k("t-b")}`)).item.value).toBe("T");
+    expect(await get(`/state/get?key=${k("t-del")}`)).toMatchObject({ found: false });
+    expect(await post(`/state/transact?upsert=${k("t-a")}&etag=stale`, "T2")).toMatchObject({ code: 6 });
+    await new Promise((r) => setTimeout(r, 2200));
+    expect(await get(`/state/get?key=${k("ttl")}`)).toMatchObject({ code: 0, found: false });
+  });
+
+  it("state: a store with no component is NOT_CONFIGURED, one not granted is DENIED, each with its message", async () => {
+    const nc = await get("/state/get?store=unconfigured&key=x");
+    expect(nc).toMatchObject({ code: 3, name: "NOT_CONFIGURED", found: false });
+    expect(nc.message).toContain("unconfigured");
+    const denied = await get("/state/get?store=orders&key=x");
+    expect(denied).toMatchObject({ code: 4, name: "DENIED" });
+    expect(denied.message).toContain("states");
+  });
+
+  it("publish: the event reaches the function's own subscription with its CloudEvent attributes", async () => {
+    const id = k("ev");
+    expect(await post("/publish", JSON.stringify({ id, text: "é" }))).toMatchObject({ code: 0 });
+    const saved = await eventually(async () => { const r = await get(`/state/get?key=event-${id}`); return r.found ? r.item.value as string : undefined; }, 10_000, "the event saved by the C handler");
+    const ev = JSON.parse(saved) as Record<string, unknown>;
+    expect(ev).toMatchObject({ kind: "event", topic: "c-events", pubsubname: "pubsub", input: "pubsub", specversion: "1.0", datacontenttype: "application/json", data: { id, text: "é" } });
+    expect(String(ev.id).length).toBeGreaterThan(0);
+  });
+
+  it("bindings: data and path metadata reach the HTTP binding's target; the response data comes back", async () => {
+    const before = sink.requests.length;
+    expect(await post(`/binding?name=sink&op=post&path=/sink/from-c`, `bound ${run}`)).toMatchObject({ code: 0, data: "sink ok" });
+    expect(sink.requests.slice(before).some((r) => r.method === "POST" && r.url === "/sink/from-c" && r.body === `bound ${run}`)).toBe(true);
+    expect(await post(`/binding?name=other&op=post`, "x")).toMatchObject({ code: 4, name: "DENIED" });
+  });
+
+  it("invoke: another function by app id (here itself), with verb, body and content type", async () => {
+    expect(await post("/invoke?name=csdk&op=echo&verb=PUT", "hi")).toMatchObject({ code: 0, status: 200, body: "echo PUT hi", contentType: "text/plain" });
+    expect(await post("/invoke?name=elsewhere&op=echo", "hi")).toMatchObject({ code: 4 });
+  });
+
+  it("secrets: a secret's values by name; an absent secret is NOT_FOUND", async () => {
+    expect(await get("/secret?name=secretstore&op=db-password")).toMatchObject({ code: 0, values: { "db-password": "s3cret" }, lookup: "s3cret", lookupMissing: null });
+    expect(await get("/secret?name=secretstore&op=nothing")).toMatchObject({ code: 5, name: "NOT_FOUND" });
+  });
+
+  it("configuration: the items that exist, with value and version", async () => {
+    (serving.backend as EmbeddedBackend).setConfig("configstore", k("color"), "blue", "3");
+    const j = await get(`/config?name=configstore&key=${k("color")}&key=${k("missing")}`);
+    expect(j).toMatchObject({ code: 0, items: [{ key: k("color"), value: "blue", version: "3" }] });
+  });
+
+  it("outbound HTTP: a granted host answers status, headers and body; another host is DENIED", async () => {
+    const before = sink.requests.length;
+    const ok = await post(`/fetch?op=POST&url=${encodeURIComponent(`${sink.url}/sink/fetch`)}`, "ping");
+    expect(ok).toMatchObject({ code: 0, status: 200, body: "sink ok" });
+    expect(ok.headers).toMatch(/^content-type: text\/plain$/m);
+    expect(sink.requests.slice(before).find((r) => r.url === "/sink/fetch")).toMatchObject({ method: "POST", body: "ping", headers: { "x-from": "c-sdk" } });
+    const denied = await get(`/fetch?url=${encodeURIComponent(`http://localhost:${sink.port}/sink`)}`);
+    expect(denied).toMatchObject({ code: 4, name: "DENIED" });
+    expect(denied.message).toContain("permissions.hosts");
+  });
+});
+
+describe("C SDK: log, errors, responses", () => {
+  it("log lines land in the shim's log at their level", async () => {
+    expect(await (await fetch(url("/log"))).text()).toBe("logged");
+    const lines = await eventually(() => { const l = logs.filter((x) => x.includes("c-sdk ")); return l.length >= 3 ? l : undefined; }, 5000, "the guest's log lines");
+    expect(lines.find((l) => l.includes("c-sdk says hello 42"))).toContain('"level":"warn"');
+    expect(lines.find((l) => l.includes("c-sdk plain line"))).toContain('"level":"error"');
+    expect(lines.some((l) => l.includes('"c-sdk raw line, "'))).toBe(true);
+  });
+
+  it("wfn_respond_error answers {\"error\": message}; wfn_err_name names every code", async () => {
+    const r = await fetch(url("/error"));
+    expect(r.status).toBe(422);
+    expect(await r.json()).toEqual({ error: 'bad "input"\n\u0001 é' });
+    expect(await get("/errnames")).toEqual(["OK", "UNKNOWN_OP", "INVALID_ARGUMENT", "NOT_CONFIGURED", "DENIED", "NOT_FOUND", "CONFLICT", "UNAVAILABLE", "TIMEOUT", "TOO_LARGE", "INTERNAL", "ERROR"]);
+  });
+});
