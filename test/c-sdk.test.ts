@@ -1,5 +1,6 @@
 // The C SDK (packages/sdk/include/wasm_fn.h) end to end on the embedded backend: the fixture
-// test/fixtures/c-sdk answers, for each SDK call, what the call returned.
+// test/fixtures/c-sdk answers, for each SDK call, what the call returned; examples/counter-c is
+// the state example (its daprd + Redis run is in dapr-examples.test.ts).
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -17,7 +18,7 @@ const post = (p: string, body: string | Uint8Array) => get(p, { method: "POST", 
 const run = Date.now().toString(36);
 
 beforeAll(async () => {
-  await ensureBuilt("test/fixtures/c-sdk");
+  await Promise.all([ensureBuilt("test/fixtures/c-sdk"), ensureBuilt("examples/counter-c")]);
   sink = await startRecorder();
   const dir = mkdtempSync(path.join(os.tmpdir(), "wfn-csdk-"));
   writeFileSync(path.join(dir, "secrets.json"), JSON.stringify({ "db-password": "s3cret" }));
@@ -29,7 +30,7 @@ beforeAll(async () => {
     { name: "configstore", type: "configuration.redis", metadata: { redisHost: "unused:0" } },
   ], path.join(dir, "resources"));
   serving = await startServing({
-    functions: [{ kind: "dir", dir: "test/fixtures/c-sdk" }], port: 0,
+    functions: [{ kind: "dir", dir: "test/fixtures/c-sdk" }, { kind: "dir", dir: "examples/counter-c" }], port: 0,
     log: createLogger({ write: (l) => logs.push(l) }),
     backend: { kind: "embedded", stateFile: null, resourcesPath: resources },
   });
@@ -226,5 +227,16 @@ describe("C SDK: log, errors, responses", () => {
     expect(r.status).toBe(422);
     expect(await r.json()).toEqual({ error: 'bad "input"\n\u0001 é' });
     expect(await get("/errnames")).toEqual(["OK", "UNKNOWN_OP", "INVALID_ARGUMENT", "NOT_CONFIGURED", "DENIED", "NOT_FOUND", "CONFLICT", "UNAVAILABLE", "TIMEOUT", "TOO_LARGE", "INTERNAL", "ERROR"]);
+  });
+});
+
+describe("examples/counter-c on the embedded backend", () => {
+  it("200 concurrent increments leave exactly 200 (ETag conflicts are retried)", async () => {
+    const c = `${serving.shim.url}/default/counter-c?key=${run}-c`;
+    const answers = await Promise.all(Array.from({ length: 200 }, () => fetch(c, { method: "POST" }).then(async (r) => ({ status: r.status, body: await r.text() }))));
+    expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+    expect(new Set(answers.map((a) => a.body)).size).toBe(200);
+    expect(await (await fetch(c)).text()).toBe("200");
+    expect(await (await fetch(`${serving.shim.url}/default/counter-c?key=${run}-untouched`)).text()).toBe("0");
   });
 });

@@ -12,7 +12,7 @@ import { startPushgateway, type Pushgateway } from "./harness/pushgateway.js";
 import { startRedis, type Redis } from "./harness/redis.js";
 import { ensureBuilt, eventually, startRecorder, type Recorder } from "./harness/services.js";
 
-const FUNCTIONS = ["examples/counter", "examples/order-pipeline/producer", "examples/order-pipeline/consumer", "examples/mqtt-metrics", "test/fixtures/dapr-probe"];
+const FUNCTIONS = ["examples/counter", "examples/counter-c", "examples/order-pipeline/producer", "examples/order-pipeline/consumer", "examples/mqtt-metrics", "test/fixtures/dapr-probe"];
 
 let redis: Redis, mqtt: Mosquitto, pgw: Pushgateway, sink: Recorder, serving: Serving;
 let base: string;
@@ -61,6 +61,17 @@ describe("examples/counter", () => {
     expect(new Set(answers.map((a) => a.body)).size).toBe(200);
     expect(await (await fetch(fn("counter"))).text()).toBe("200");
     expect(await daprState("counter")).toBe("200");
+  });
+});
+
+describe("examples/counter-c (the C SDK's state calls through daprd)", () => {
+  it("200 concurrent increments leave exactly 200, in Redis as any Dapr app reads it", async () => {
+    const key = `counter-c-${Date.now()}`;
+    const answers = await Promise.all(Array.from({ length: 200 }, () => fetch(fn("counter-c", `?key=${key}`), { method: "POST" }).then(async (r) => ({ status: r.status, body: await r.text() }))));
+    expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+    expect(new Set(answers.map((a) => a.body)).size).toBe(200);
+    expect(await (await fetch(fn("counter-c", `?key=${key}`))).text()).toBe("200");
+    expect(await daprState(key)).toBe("200");
   });
 });
 
