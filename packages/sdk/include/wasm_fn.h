@@ -131,9 +131,10 @@ static inline int wfn__hex(char c) {
   return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-/* Percent-decodes s[0..len) in place ("+" is a space; a "%" not followed by two hex digits stays), NUL-terminates, returns the new length. */
+/* Percent-decodes s[0..len) (len < 0: NUL-terminated) in place ("+" is a space; a "%" not followed by two hex digits stays), NUL-terminates, returns the new length. */
 static inline int32_t wfn_url_decode(char *s, int32_t len) {
   int32_t o = 0;
+  len = wfn__len(s, len);
   for (int32_t i = 0; i < len; i++) {
     char c = s[i];
     if (c == '+') c = ' ';
