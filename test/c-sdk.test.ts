@@ -213,6 +213,14 @@ describe("C SDK: capabilities", () => {
   });
 });
 
+describe("C SDK: memory", () => {
+  it("twenty rounds of every allocating call leave no heap block behind (the caller frees one block per result)", async () => {
+    const j = await get("/leak?n=20");
+    expect(j.liveBefore).toBeGreaterThan(0);
+    expect(j.liveAfter).toBe(j.liveBefore);
+  });
+});
+
 describe("C SDK: log, errors, responses", () => {
   it("log lines land in the shim's log at their level", async () => {
     expect(await (await fetch(url("/log"))).text()).toBe("logged");
