@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { errorCodeForStatus } from "@wasm-fn/abi";
 import type { EmbeddedBackend } from "../runtime-shim/dist/backends/embedded/index.js";
 import { createLogger, startServing, type Serving } from "../runtime-shim/dist/index.js";
 import { writeResources } from "./harness/dapr.js";
@@ -230,11 +231,24 @@ describe("C SDK: log, errors, responses", () => {
     expect(lines.some((l) => l.includes('"c-sdk raw line, "'))).toBe(true);
   });
 
-  it("wfn_respond_error answers {\"error\": message}; wfn_err_name names every code", async () => {
-    const r = await fetch(url("/error"));
+  it("wfn_respond_error answers the one error body, its code from the status (the table of @wasm-fn/abi) or given", async () => {
+    const r = await fetch(url("/error"), { headers: { "x-request-id": `err-${run}` } });
     expect(r.status).toBe(422);
-    expect(await r.json()).toEqual({ error: 'bad "input"\n\u0001 é' });
+    expect(await r.json()).toEqual({ error: { code: "INVALID_ARGUMENT", message: 'bad "input"\n\u0001 é', requestId: `err-${run}` } });
+    const c = await fetch(url("/error?code=CONFLICT"));
+    expect(c.status).toBe(409);
+    expect(((await c.json()) as { error: Record<string, string> }).error).toMatchObject({ code: "CONFLICT", message: "taken" });
+    const statuses = Array.from({ length: 200 }, (_, i) => 400 + i);
+    expect(await get("/codes")).toEqual(statuses.map(errorCodeForStatus));
+  });
+
+  it("wfn_err_name names every code; redirects and HTML", async () => {
     expect(await get("/errnames")).toEqual(["OK", "UNKNOWN_OP", "INVALID_ARGUMENT", "NOT_CONFIGURED", "DENIED", "NOT_FOUND", "CONFLICT", "UNAVAILABLE", "TIMEOUT", "TOO_LARGE", "INTERNAL", "ERROR"]);
+    const r = await fetch(url("/redirect?to=%2Flogin&status=303"), { redirect: "manual" });
+    expect([r.status, r.headers.get("location")]).toEqual([303, "/login"]);
+    expect((await fetch(url("/redirect?to=/x&status=200"), { redirect: "manual" })).status).toBe(302);
+    const h = await fetch(url("/html"));
+    expect([h.headers.get("content-type"), await h.text()]).toEqual(["text/html; charset=utf-8", "<p>hi</p>"]);
   });
 });
 

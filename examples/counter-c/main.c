@@ -6,10 +6,9 @@
 #define STORE "statestore"
 #define MAX_ATTEMPTS 1000
 
+// The one error body, with the capability's own code (e.g. NOT_CONFIGURED) and the host's sentence.
 static int fail(int32_t status, int rc) {
-  char msg[512];
-  snprintf(msg, sizeof msg, "%s: %s", wfn_err_name(rc), wfn_error_message());
-  wfn_respond_error(status, msg);
+  wfn_respond_error_code(status, wfn_err_name(rc), wfn_error_message());
   return WFN_OUTCOME_SUCCESS;
 }
 

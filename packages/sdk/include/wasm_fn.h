@@ -220,6 +220,17 @@ static inline void wfn_respond_json(int32_t status, const char *json) {
   wfn_respond(status, "application/json", json, -1);
 }
 
+static inline void wfn_respond_html(int32_t status, const char *html) {
+  wfn_respond(status, "text/html; charset=utf-8", html, -1);
+}
+
+/* A redirect to url with 301, 302, 303, 307 or 308 (another status gives 302), as the AssemblyScript SDK's Response.redirect. */
+static inline void wfn_respond_redirect(const char *url, int32_t status) {
+  int ok = status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+  wfn_response_status(ok ? status : 302);
+  wfn_set_header("location", url);
+}
+
 /* ---- log ---- */
 
 static inline void wfn_log_str(int32_t level, const char *msg) { wfn_log(level, msg, (int32_t)strlen(msg)); }
@@ -249,6 +260,21 @@ static inline const char *wfn_err_name(int code) {
   static const char *const names[] = { "OK", "UNKNOWN_OP", "INVALID_ARGUMENT", "NOT_CONFIGURED", "DENIED", "NOT_FOUND",
                                        "CONFLICT", "UNAVAILABLE", "TIMEOUT", "TOO_LARGE", "INTERNAL" };
   return code >= 0 && code < (int)(sizeof names / sizeof names[0]) ? names[code] : "ERROR";
+}
+
+/* The ABI error name an HTTP error status stands for: @wasm-fn/abi's errorCodeForStatus table (test/c-sdk.test.ts keeps them equal). */
+static inline const char *wfn_code_for_status(int32_t status) {
+  switch (status) {
+    case 400: case 422: return "INVALID_ARGUMENT";
+    case 401: case 403: return "DENIED";
+    case 404: return "NOT_FOUND";
+    case 409: case 412: return "CONFLICT";
+    case 413: case 414: case 431: return "TOO_LARGE";
+    case 429: case 503: return "UNAVAILABLE";
+    case 408: case 504: return "TIMEOUT";
+    case 501: return "UNKNOWN_OP";
+    default: return status >= 400 && status < 500 ? "INVALID_ARGUMENT" : "INTERNAL";
+  }
 }
 
 static inline char **wfn__error_slot(void) {

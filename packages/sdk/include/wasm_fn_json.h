@@ -108,18 +108,31 @@ static inline void wfn_json_null(wfn_json *w) { wfn__json_sep(w); wfn__json_put(
 /* An already-encoded JSON value (len < 0: NUL-terminated), written as it is. */
 static inline void wfn_json_raw(wfn_json *w, const char *json, int32_t len) { wfn__json_sep(w); wfn__json_put(w, json, wfn__len(json, len)); }
 
-/* Answers {"error": message} as JSON with this status (the AssemblyScript SDK's Response.error). */
-static inline void wfn_respond_error(int32_t status, const char *message) {
+/*
+ * Answers the error body every wasm-fn error has (docs/troubleshooting.md), as the AssemblyScript
+ * SDK's Response.error: {"error":{"code":"NOT_FOUND","message":"no user 7","requestId":"..."}}.
+ * code is one of the ABI's error names; NULL follows the status (wfn_code_for_status).
+ */
+static inline void wfn_respond_error_code(int32_t status, const char *code, const char *message) {
+  char *id = wfn_request_field(WFN_FIELD_REQUEST_ID, 0);
   wfn_json w;
   wfn_json_init(&w);
   wfn_json_object_begin(&w);
   wfn_json_key(&w, "error");
-  wfn_json_string(&w, message, -1);
+  wfn_json_object_begin(&w);
+  wfn_json_key(&w, "code"); wfn_json_string(&w, code ? code : wfn_code_for_status(status), -1);
+  wfn_json_key(&w, "message"); wfn_json_string(&w, message, -1);
+  wfn_json_key(&w, "requestId"); wfn_json_string(&w, id ? id : "", -1);
+  wfn_json_object_end(&w);
   wfn_json_object_end(&w);
   if (w.oom) wfn_respond_text(status, message);
   else wfn_respond_json(status, w.buf);
   wfn_json_free(&w);
+  free(id);
 }
+
+/* The error body with the code the status stands for: wfn_respond_error(404, "no user 7"). */
+static inline void wfn_respond_error(int32_t status, const char *message) { wfn_respond_error_code(status, 0, message); }
 
 /* ---- reader ---- */
 
