@@ -77,6 +77,15 @@ describe("C SDK: JSON", () => {
     expect(j[text.slice(0, -1)]).toBe(Buffer.byteLength(text));
   });
 
+  it("the writer turns bytes that are not UTF-8 into U+FFFD as a WHATWG decoder does, so its JSON is always valid", async () => {
+    // a, a stray 0xff, a cut 2-byte, a surrogate, a cut 4-byte then "A", a valid €, an overlong "/", past U+10FFFF, a cut 3-byte at the end
+    const bytes = Buffer.from([0x61, 0xff, 0xc3, 0x28, 0xed, 0xa0, 0x80, 0xf0, 0x90, 0x80, 0x41, 0xe2, 0x82, 0xac, 0xc0, 0xaf, 0xf4, 0x90, 0x80, 0x80, 0xe2, 0x82]);
+    const r = await fetch(url("/json/write"), { method: "POST", body: bytes });
+    const raw = new TextDecoder("utf-8", { fatal: true }).decode(await r.arrayBuffer());
+    expect((JSON.parse(raw) as { s: string }).s).toBe(bytes.toString("utf8"));
+    expect((JSON.parse(raw) as { s: string }).s).toBe("a\ufffd\ufffd(\ufffd\ufffd\ufffd\ufffdA€\ufffd\ufffd\ufffd\ufffd\ufffd\ufffd\ufffd");
+  });
+
   it("numbers in their shortest form, non-finite as null; nesting, raw values and NULL strings", async () => {
     const raw = await (await fetch(url("/json/write"), { method: "POST", body: "" })).text();
     expect(raw).toContain('"numbers":[0.1,1e+21,-0.5,42,0.3333333333333333,null,null,9007199254740992,0,123456789012,5e-324]');

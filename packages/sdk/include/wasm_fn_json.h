@@ -1,5 +1,6 @@
 /* A small JSON writer and reader, no dependency. The writer escapes what JSON requires (", \ and
- * every control character below 0x20) and passes other bytes through as they are: give it UTF-8.
+ * every control character below 0x20) and passes UTF-8 through as it is (bytes that are not
+ * UTF-8 become U+FFFD, so what it writes is always valid JSON).
  * The reader finds a key in an object text and reads a string, number or bool from it; it tells
  * an absent key (WFN_JSON_ABSENT, NULL) from a null one (WFN_JSON_NULL). It copies nothing until
  * asked for a string, so reading a nested value is finding it, then reading inside it.
@@ -45,15 +46,42 @@ static inline void wfn_json_object_end(wfn_json *w) { wfn__json_put(w, "}", 1); 
 static inline void wfn_json_array_begin(wfn_json *w) { wfn__json_sep(w); wfn__json_put(w, "[", 1); w->comma = 0; }
 static inline void wfn_json_array_end(wfn_json *w) { wfn__json_put(w, "]", 1); w->comma = 1; }
 
+/* The length of the valid UTF-8 sequence at s[i] (1 to 4), or minus the length of its longest valid start (at least 1). */
+static inline int32_t wfn__utf8_seq(const unsigned char *s, int32_t i, int32_t len) {
+  unsigned char c = s[i], lo = 0x80, hi = 0xbf;
+  int32_t need;
+  if (c < 0x80) return 1;
+  if (c >= 0xc2 && c <= 0xdf) need = 1;
+  else if (c >= 0xe0 && c <= 0xef) { need = 2; if (c == 0xe0) lo = 0xa0; if (c == 0xed) hi = 0x9f; }  /* no overlong forms, no surrogates */
+  else if (c >= 0xf0 && c <= 0xf4) { need = 3; if (c == 0xf0) lo = 0x90; if (c == 0xf4) hi = 0x8f; }  /* nothing past U+10FFFF */
+  else return -1;
+  for (int32_t k = 1; k <= need; k++, lo = 0x80, hi = 0xbf) {
+    if (i + k >= len || s[i + k] < lo || s[i + k] > hi) return -k;
+  }
+  return need + 1;
+}
+
+/* A quoted string: escapes what JSON requires; bytes that are not UTF-8 become U+FFFD (as a
+ * WHATWG decoder reads them), so the text stays valid whatever the input (a query parameter can
+ * decode to any bytes). */
 static inline void wfn__json_quote(wfn_json *w, const char *s, int32_t len) {
   static const char hex[] = "0123456789abcdef";
   int32_t start = 0;
   wfn__json_put(w, "\"", 1);
-  for (int32_t i = 0; i < len; i++) {
+  for (int32_t i = 0; i < len; ) {
     unsigned char c = (unsigned char)s[i];
-    if (c != '"' && c != '\\' && c >= 0x20) continue;
+    if (c >= 0x80) {
+      int32_t n = wfn__utf8_seq((const unsigned char *)s, i, len);
+      if (n > 0) { i += n; continue; }
+      wfn__json_put(w, s + start, i - start);
+      wfn__json_put(w, "\xef\xbf\xbd", 3);
+      i -= n;
+      start = i;
+      continue;
+    }
+    if (c != '"' && c != '\\' && c >= 0x20) { i++; continue; }
     wfn__json_put(w, s + start, i - start);
-    start = i + 1;
+    start = ++i;
     char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
     if (c == '"' || c == '\\') { esc[1] = (char)c; wfn__json_put(w, esc, 2); }
     else if (c == '\n') wfn__json_put(w, "\\n", 2);
