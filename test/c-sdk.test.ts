@@ -1,6 +1,6 @@
 // The C SDK (packages/sdk/include/wasm_fn.h) end to end on the embedded backend: the fixture
 // test/fixtures/c-sdk answers, for each SDK call, what the call returned; examples/counter-c is
-// the state example (its daprd + Redis run is in dapr-examples.test.ts).
+// the state example (its daprd + Redis runs are in dapr-examples and wasmedge-dapr.test.ts).
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -9,13 +9,14 @@ import { errorCodeForStatus } from "@wasm-fn/abi";
 import type { EmbeddedBackend } from "../runtime-shim/dist/backends/embedded/index.js";
 import { createLogger, startServing, type Serving } from "../runtime-shim/dist/index.js";
 import { writeResources } from "./harness/dapr.js";
+import { cSdkCapabilities } from "./conformance/c-sdk.case.js";
 import { ensureBuilt, eventually, startRecorder, type Recorder } from "./harness/services.js";
 
 let serving: Serving, sink: Recorder;
 const logs: string[] = [];
 const url = (p: string) => `${serving.shim.url}/default/c-sdk${p}`;
 const get = async (p: string, init?: RequestInit) => (await (await fetch(url(p), init)).json()) as Record<string, any>;
-const post = (p: string, body: string | Uint8Array) => get(p, { method: "POST", body });
+const post = (p: string, body: string | Uint8Array<ArrayBuffer>) => get(p, { method: "POST", body });
 const run = Date.now().toString(36);
 
 beforeAll(async () => {
@@ -131,97 +132,11 @@ describe("C SDK: JSON", () => {
   });
 });
 
-describe("C SDK: capabilities", () => {
-  const k = (s: string) => `${run}-${s}`;
-
-  it("state: set, get with etag, stale etag is CONFLICT, create-if-absent, delete, binary values", async () => {
-    expect(await post(`/state/set?key=${k("a")}`, "v1")).toMatchObject({ code: 0, name: "OK", message: "" });
-    const got = await get(`/state/get?key=${k("a")}`);
-    expect(got).toMatchObject({ code: 0, found: true, item: { key: k("a"), value: "v1" } });
-    const etag = encodeURIComponent(got.item.etag);
-    expect(await post(`/state/set?key=${k("a")}&etag=${etag}`, "v2")).toMatchObject({ code: 0 });
-    const stale = await post(`/state/set?key=${k("a")}&etag=${etag}`, "v3");
-    expect(stale).toMatchObject({ code: 6, name: "CONFLICT" });
-    expect(stale.message).toMatch(/etag/i);
-    expect(await post(`/state/create?key=${k("a")}`, "again")).toMatchObject({ code: 6 });
-    expect(await post(`/state/create?key=${k("new")}`, "first")).toMatchObject({ code: 0 });
-    expect((await get(`/state/get?key=${k("new")}`)).item.value).toBe("first");
-    expect(await get(`/state/delete?key=${k("a")}&etag=${etag}`)).toMatchObject({ code: 6 });
-    const cur = encodeURIComponent((await get(`/state/get?key=${k("a")}`)).item.etag);
-    expect(await get(`/state/delete?key=${k("a")}&etag=${cur}`)).toMatchObject({ code: 0 });
-    expect(await get(`/state/get?key=${k("a")}`)).toMatchObject({ code: 0, found: false });
-    expect(await post(`/state/set?key=${k("bin")}`, new Uint8Array([97, 0, 98, 10]))).toMatchObject({ code: 0 });
-    expect((await get(`/state/get?key=${k("bin")}`)).item.value).toBe("a\u0000b\n");
-  });
-
-  it("state: ttl expires a key; bulk get keeps order; a transaction upserts and deletes, a stale etag in it is CONFLICT", async () => {
-    expect(await post(`/state/ttl?key=${k("ttl")}&ttl=1`, "short")).toMatchObject({ code: 0 });
-    expect((await get(`/state/get?key=${k("ttl")}`)).item.value).toBe("short");
-    await post(`/state/set?key=${k("b1")}`, "one");
-    await post(`/state/set?key=${k("b2")}`, "two");
-    await post(`/state/set?key=${k("t-del")}`, "x");
-    const bulk = await get(`/state/bulk?key=${k("b1")}&key=${k("nope")}&key=${k("b2")}`);
-    expect(bulk.items.map((i: { key: string; value: string }) => [i.key, i.value])).toEqual([[k("b1"), "one"], [k("nope"), ""], [k("b2"), "two"]]);
-    expect(await post(`/state/transact?upsert=${k("t-a")}&upsert=${k("t-b")}&delete=${k("t-del")}`, "T")).toMatchObject({ code: 0 });
-    expect((await get(`/state/get?key=${k("t-b")}`)).item.value).toBe("T");
-    expect(await get(`/state/get?key=${k("t-del")}`)).toMatchObject({ found: false });
-    expect(await post(`/state/transact?upsert=${k("t-a")}&etag=stale`, "T2")).toMatchObject({ code: 6 });
-    await new Promise((r) => setTimeout(r, 2200));
-    expect(await get(`/state/get?key=${k("ttl")}`)).toMatchObject({ code: 0, found: false });
-  });
-
-  it("state: a store with no component is NOT_CONFIGURED, one not granted is DENIED, each with its message", async () => {
-    const nc = await get("/state/get?store=unconfigured&key=x");
-    expect(nc).toMatchObject({ code: 3, name: "NOT_CONFIGURED", found: false });
-    expect(nc.message).toContain("unconfigured");
-    const denied = await get("/state/get?store=orders&key=x");
-    expect(denied).toMatchObject({ code: 4, name: "DENIED" });
-    expect(denied.message).toContain("states");
-  });
-
-  it("publish: the event reaches the function's own subscription with its CloudEvent attributes", async () => {
-    const id = k("ev");
-    expect(await post("/publish", JSON.stringify({ id, text: "é" }))).toMatchObject({ code: 0 });
-    const saved = await eventually(async () => { const r = await get(`/state/get?key=event-${id}`); return r.found ? r.item.value as string : undefined; }, 10_000, "the event saved by the C handler");
-    const ev = JSON.parse(saved) as Record<string, unknown>;
-    expect(ev).toMatchObject({ kind: "event", topic: "c-events", pubsubname: "pubsub", input: "pubsub", specversion: "1.0", datacontenttype: "application/json", data: { id, text: "é" } });
-    expect(String(ev.id).length).toBeGreaterThan(0);
-  });
-
-  it("bindings: data and path metadata reach the HTTP binding's target; the response data comes back", async () => {
-    const before = sink.requests.length;
-    expect(await post(`/binding?name=sink&op=post&path=/sink/from-c`, `bound ${run}`)).toMatchObject({ code: 0, data: "sink ok" });
-    expect(sink.requests.slice(before).some((r) => r.method === "POST" && r.url === "/sink/from-c" && r.body === `bound ${run}`)).toBe(true);
-    expect(await post(`/binding?name=other&op=post`, "x")).toMatchObject({ code: 4, name: "DENIED" });
-  });
-
-  it("invoke: another function by app id (here itself), with verb, body and content type", async () => {
-    expect(await post("/invoke?name=csdk&op=echo&verb=PUT", "hi")).toMatchObject({ code: 0, status: 200, body: "echo PUT hi", contentType: "text/plain" });
-    expect(await post("/invoke?name=elsewhere&op=echo", "hi")).toMatchObject({ code: 4 });
-  });
-
-  it("secrets: a secret's values by name; an absent secret is NOT_FOUND", async () => {
-    expect(await get("/secret?name=secretstore&op=db-password")).toMatchObject({ code: 0, values: { "db-password": "s3cret" }, lookup: "s3cret", lookupMissing: null });
-    expect(await get("/secret?name=secretstore&op=nothing")).toMatchObject({ code: 5, name: "NOT_FOUND" });
-  });
-
-  it("configuration: the items that exist, with value and version", async () => {
-    (serving.backend as EmbeddedBackend).setConfig("configstore", k("color"), "blue", "3");
-    const j = await get(`/config?name=configstore&key=${k("color")}&key=${k("missing")}`);
-    expect(j).toMatchObject({ code: 0, items: [{ key: k("color"), value: "blue", version: "3" }] });
-  });
-
-  it("outbound HTTP: a granted host answers status, headers and body; another host is DENIED", async () => {
-    const before = sink.requests.length;
-    const ok = await post(`/fetch?op=POST&url=${encodeURIComponent(`${sink.url}/sink/fetch`)}`, "ping");
-    expect(ok).toMatchObject({ code: 0, status: 200, body: "sink ok" });
-    expect(ok.headers).toMatch(/^content-type: text\/plain$/m);
-    expect(sink.requests.slice(before).find((r) => r.url === "/sink/fetch")).toMatchObject({ method: "POST", body: "ping", headers: { "x-from": "c-sdk" } });
-    const denied = await get(`/fetch?url=${encodeURIComponent(`http://localhost:${sink.port}/sink`)}`);
-    expect(denied).toMatchObject({ code: 4, name: "DENIED" });
-    expect(denied.message).toContain("permissions.hosts");
-  });
-});
+// The capability calls: the same cases run through daprd and Redis in dapr-examples.test.ts.
+cSdkCapabilities("embedded backend", () => ({
+  url: url(""), sink, secret: { key: "db-password", value: "s3cret" },
+  seedConfig: async (key, value, version) => (serving.backend as EmbeddedBackend).setConfig("configstore", key, value, version),
+}));
 
 describe("C SDK: memory", () => {
   it("twenty rounds of every allocating call leave no heap block behind (the caller frees one block per result)", async () => {
