@@ -1,18 +1,20 @@
 // The examples and the async contract end to end on the real parts: one shim serving every example
-// (and the probe fixture) as one Dapr app, one daprd it starts itself (as `wasm-fn run --dapr`
-// does), real Redis, Mosquitto and Prometheus Pushgateway. One sidecar for the whole file.
+// (and the probe fixtures, AssemblyScript and C) as one Dapr app, one daprd it starts itself (as
+// `wasm-fn run --dapr` does), real Redis, Mosquitto and Prometheus Pushgateway. One sidecar for
+// the whole file.
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServing, silentLogger, type Serving } from "../runtime-shim/dist/index.js";
+import { cSdkCapabilities } from "./conformance/c-sdk.case.js";
 import { daprdBinary, writeResiliency, writeResources, writeTestConfig } from "./harness/dapr.js";
 import { startMosquitto, type Mosquitto } from "./harness/mosquitto.js";
 import { startPushgateway, type Pushgateway } from "./harness/pushgateway.js";
 import { startRedis, type Redis } from "./harness/redis.js";
 import { ensureBuilt, eventually, startRecorder, type Recorder } from "./harness/services.js";
 
-const FUNCTIONS = ["examples/counter", "examples/order-pipeline/producer", "examples/order-pipeline/consumer", "examples/mqtt-metrics", "test/fixtures/dapr-probe"];
+const FUNCTIONS = ["examples/counter", "examples/counter-c", "examples/order-pipeline/producer", "examples/order-pipeline/consumer", "examples/mqtt-metrics", "test/fixtures/dapr-probe", "test/fixtures/c-sdk"];
 
 let redis: Redis, mqtt: Mosquitto, pgw: Pushgateway, sink: Recorder, serving: Serving;
 let base: string;
@@ -61,6 +63,17 @@ describe("examples/counter", () => {
     expect(new Set(answers.map((a) => a.body)).size).toBe(200);
     expect(await (await fetch(fn("counter"))).text()).toBe("200");
     expect(await daprState("counter")).toBe("200");
+  });
+});
+
+describe("examples/counter-c (the C SDK's state calls through daprd)", () => {
+  it("200 concurrent increments leave exactly 200, in Redis as any Dapr app reads it", async () => {
+    const key = `counter-c-${Date.now()}`;
+    const answers = await Promise.all(Array.from({ length: 200 }, () => fetch(fn("counter-c", `?key=${key}`), { method: "POST" }).then(async (r) => ({ status: r.status, body: await r.text() }))));
+    expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+    expect(new Set(answers.map((a) => a.body)).size).toBe(200);
+    expect(await (await fetch(fn("counter-c", `?key=${key}`))).text()).toBe("200");
+    expect(await daprState(key)).toBe("200");
   });
 });
 
@@ -137,15 +150,21 @@ describe("capabilities from a guest through the SDK (test/fixtures/dapr-probe)",
   });
 });
 
+// The C SDK's capability calls (test/fixtures/c-sdk), the cases test/c-sdk.test.ts runs on the embedded backend.
+cSdkCapabilities("daprd + Redis", () => ({
+  url: fn("c-sdk"), sink, secret: { key: "api-key", value: "k-123" },
+  seedConfig: async (key, value, version) => { await redis.cli("SET", key, `${value}||${version}`); },
+}));
+
 describe("async functions: deliveries, outcomes and outputs", () => {
   const publish = (data: unknown) => fetch(fn("dapr-probe", "/publish?pubsub=pubsub&topic=probe"), { method: "POST", body: JSON.stringify(data) }).then(json);
   const attempts = async (id: string) => Number(await daprState(`done-${id}`) ?? NaN);
 
   it("the shim tells daprd its subscriptions (GET /dapr/subscribe), with input metadata", async () => {
     const subs = (await (await fetch(`${base}/dapr/subscribe`)).json()) as { pubsubname: string; topic: string; route: string; metadata?: Record<string, string> }[];
-    expect(subs.map((x) => `${x.pubsubname}/${x.topic}`).sort()).toEqual(["mqtt/vehicles/+/telemetry", "pubsub/orders", "pubsub/probe"]);
+    expect(subs.map((x) => `${x.pubsubname}/${x.topic}`).sort()).toEqual(["mqtt/vehicles/+/telemetry", "pubsub/c-events", "pubsub/orders", "pubsub/probe"]);
     expect(subs.find((x) => x.pubsubname === "mqtt")!.metadata).toEqual({ rawPayload: "true" });
-    expect(new Set(subs.map((x) => x.route)).size).toBe(3);
+    expect(new Set(subs.map((x) => x.route)).size).toBe(4);
   });
 
   it("an input binding (cron) delivers to its function on /<binding>", async () => {

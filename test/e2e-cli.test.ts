@@ -57,6 +57,7 @@ describe("examples end to end: build with the CLI, serve, call over HTTP", () =>
     const r = await fetch(`${shim.url}/default/hello-c?name=c`);
     expect(r.status).toBe(200);
     expect(await r.text()).toBe("hello from C, c\n");
+    expect(await (await fetch(`${shim.url}/default/hello-c?name=C%20SDK`)).text()).toBe("hello from C, C SDK\n");
   });
 
   it("returns a request id and logs it in structured JSON", async () => {

@@ -18,7 +18,7 @@ import { freePort } from "./harness/proc.js";
 import { ensureBuilt, eventually } from "./harness/services.js";
 import { startWasmEdge, type WasmEdgeProc } from "./harness/wasmedge.js";
 
-const FUNCTIONS = ["examples/counter", "examples/order-pipeline/producer", "examples/order-pipeline/consumer", "examples/mqtt-metrics", "test/fixtures/abi-probe", "test/fixtures/dapr-probe"];
+const FUNCTIONS = ["examples/counter", "examples/counter-c", "examples/order-pipeline/producer", "examples/order-pipeline/consumer", "examples/mqtt-metrics", "test/fixtures/abi-probe", "test/fixtures/dapr-probe"];
 
 const run = promisify(execFile);
 let redis: Redis, mqtt: Mosquitto, pgw: Pushgateway, resources: string;
@@ -79,6 +79,18 @@ describe("examples/counter in WasmEdge + daprd + Redis", () => {
     const viaDapr = await fetch(`${dapr.api}/state/statestore/counter`);
     expect(await viaDapr.text()).toBe("200");
     expect(await redis.cli("HGET", "counter", "data")).toBe("200");
+  }, 120_000);
+});
+
+describe("examples/counter-c (the C SDK) in WasmEdge + daprd + Redis", () => {
+  it("200 concurrent increments leave exactly 200: the adapter serves the C guest's state calls as the AS one's", async () => {
+    const { url, dapr } = await pod("examples/counter-c", "counter-c", "counter-c");
+    const c = `${url}?key=counter-c`;
+    const answers = await Promise.all(Array.from({ length: 200 }, () => fetch(c, { method: "POST" }).then(async (r) => ({ status: r.status, body: await r.text() }))));
+    expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+    expect(new Set(answers.map((a) => a.body)).size).toBe(200);
+    expect(await (await fetch(c)).text()).toBe("200");
+    expect(await (await fetch(`${dapr.api}/state/statestore/counter-c`)).text()).toBe("200");
   }, 120_000);
 });
 

@@ -55,9 +55,13 @@ describe("examples under wasmedge", () => {
   });
 });
 
-let probe: WasmEdgeProc;
+let probe: WasmEdgeProc, probeC: WasmEdgeProc;
 beforeAll(async () => {
   // No sidecar on this port: capability calls must fail UNAVAILABLE, quickly.
   probe = await serve("test/fixtures/abi-probe", "abi-probe", { DAPR_HTTP_PORT: "1" });
+  probeC = await serve("test/fixtures/abi-probe-c", "abi-probe-c", { DAPR_HTTP_PORT: "1" });
 });
-abiConformance("WasmEdge adapter (no Dapr sidecar)", () => ({ url: `${probe.url}/default/abi-probe`, stateBackend: false, stateError: /^UNAVAILABLE: state\.get .*daprd at 127\.0\.0\.1:1 is unreachable/ }));
+const unreachable = /^UNAVAILABLE: state\.get .*daprd at 127\.0\.0\.1:1 is unreachable/;
+abiConformance("WasmEdge adapter (no Dapr sidecar)", () => ({ url: `${probe.url}/default/abi-probe`, stateBackend: false, stateError: unreachable }));
+// The same probe written with the C SDK: one ABI, the same answers in the adapter as in the shim.
+abiConformance("WasmEdge adapter (no Dapr sidecar), C guest", () => ({ url: `${probeC.url}/default/abi-probe-c`, stateBackend: false, stateError: unreachable, fn: "abi-probe-c" }));

@@ -103,7 +103,9 @@ export async function ensureBuilt(dir: string): Promise<void> {
   };
   const name = /^name:\s*(\S+)/m.exec(fs.readFileSync(path.join(abs, "wasm-fn.yaml"), "utf8"))?.[1] ?? path.basename(abs);
   const wasm = path.join(abs, "dist", `${name}.wasm`);
-  const fresh = () => newest(wasm) > Math.max(newest(path.join(abs, "assembly")), newest(path.join(abs, "wasm-fn.yaml")), newest(path.join(ROOT, "packages", "sdk", "assembly")), newest(path.join(ROOT, "packages", "build", "adapter")), newest(path.join(ROOT, "packages", "build", "src", "instrument.ts")));
+  // C functions: their .c/.h files beside wasm-fn.yaml and the SDK's headers.
+  const cSources = () => Math.max(0, ...fs.readdirSync(abs).filter((n) => /\.[ch]$/.test(n)).map((n) => newest(path.join(abs, n))), newest(path.join(ROOT, "packages", "sdk", "include")));
+  const fresh = () => newest(wasm) > Math.max(newest(path.join(abs, "assembly")), newest(path.join(abs, "wasm-fn.yaml")), newest(path.join(ROOT, "packages", "sdk", "assembly")), cSources(), newest(path.join(ROOT, "packages", "build", "adapter")), newest(path.join(ROOT, "packages", "build", "src", "instrument.ts")));
   for (let i = 0; ; i++) {
     if (fresh()) return;
     try { fs.mkdirSync(lock); break; } catch {
