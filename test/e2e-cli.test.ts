@@ -80,7 +80,7 @@ describe("wasm-fn init scaffolds functions that build and run as generated", () 
   const cases = [
     { lang: "as", trigger: "http", expectBody: /"greeting":"hello, world"/ , status: 200 },
     { lang: "as", trigger: "event", expectBody: /consumes events/, status: 400 },
-    { lang: "c", trigger: "http", expectBody: /hello from C \(GET\)/, status: 200 },
+    { lang: "c", trigger: "http", expectBody: /"greeting":"hello, world"/, status: 200 },
     { lang: "c", trigger: "event", expectBody: /^$/, status: 200 },
     { lang: "ts", trigger: "http", expectBody: /"greeting":"hello, world"/, status: 200 },
     { lang: "ts", trigger: "event", expectBody: /consumes events/, status: 400 },

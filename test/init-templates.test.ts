@@ -127,7 +127,7 @@ describe("wasm-fn init --template", () => {
     expect(await npmTest(dir)).toMatch(/# pass 1\n# fail 0/);
     const shim = await serve([dir]);
     try {
-      expect(await (await fetch(shim.functions[0]!.url)).text()).toBe("hello from C (GET)\n");
+      expect(await (await fetch(`${shim.functions[0]!.url}?name=C%20%22SDK%22`)).json()).toEqual({ greeting: 'hello, C "SDK"' });
     } finally { await shim.stop(); }
   }, 300_000);
 
