@@ -28,7 +28,8 @@ const CASES: { name: string; path: string; init?: RequestInit; check(a: Answer):
   { name: "GET with repeated query keys and a header", path: "/echo?q=1&q=2", init: { headers: { "x-a": "b" } }, check: (a) => { const e = JSON.parse(a.body); return [a.status, e.method, e.query, e.headers["x-a"], e.body]; } },
   { name: "POST body", path: "/echo", init: { method: "POST", body: "hello body", headers: { "content-type": "text/plain" } }, check: (a) => { const e = JSON.parse(a.body); return [a.status, e.method, e.body, e.headers["content-type"]]; } },
   { name: "status and headers", path: "/status?s=201", check: (a) => [a.status, a.body, a.headers.get("x-custom"), a.headers.get("set-cookie")] },
-  { name: "a handler that throws", path: "/throw", check: (a) => [a.status, JSON.parse(a.body)] },
+  // The error body carries the request id: the client's, which both hosts pass to the component.
+  { name: "a handler that throws", path: "/throw", init: { headers: { "x-request-id": "conf-throw-1" } }, check: (a) => [a.status, JSON.parse(a.body)] },
   { name: "Web Crypto", path: "/random", check: (a) => [a.status, /^[0-9a-f-]{36}$/.test(JSON.parse(a.body).uuid), JSON.parse(a.body).bytes.length] },
   { name: "timers", path: "/sleep?ms=30", check: (a) => [a.status, Number(a.body) >= 25] },
   { name: "an unknown route", path: "/nope", check: (a) => [a.status, a.body] },
