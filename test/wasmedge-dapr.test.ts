@@ -4,6 +4,7 @@
 // HTTP API (its gRPC API for bindings and for state bytes the HTTP API would re-encode); async
 // functions are Dapr apps (GET /dapr/subscribe, topic routes).
 import { execFile } from "node:child_process";
+import { createServer } from "node:http";
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -18,7 +19,7 @@ import { freePort } from "./harness/proc.js";
 import { ensureBuilt, eventually } from "./harness/services.js";
 import { startWasmEdge, type WasmEdgeProc } from "./harness/wasmedge.js";
 
-const FUNCTIONS = ["examples/counter", "examples/counter-c", "examples/order-pipeline/producer", "examples/order-pipeline/consumer", "examples/mqtt-metrics", "test/fixtures/abi-probe", "test/fixtures/dapr-probe"];
+const FUNCTIONS = ["test/fixtures/delivery/worker", "examples/counter", "examples/counter-c", "examples/order-pipeline/producer", "examples/order-pipeline/consumer", "examples/mqtt-metrics", "test/fixtures/abi-probe", "test/fixtures/dapr-probe"];
 
 const run = promisify(execFile);
 let redis: Redis, mqtt: Mosquitto, pgw: Pushgateway, resources: string;
@@ -66,6 +67,29 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const r of running.reverse()) await r.stop();
   await Promise.all([redis?.stop(), mqtt?.stop(), pgw?.stop()]);
+});
+
+describe("deadLetterTopic in WasmEdge: the adapter's subscription names it, daprd moves a failed event there", () => {
+  it("GET /dapr/subscribe carries it; an event the function answers DROP lands once in the dead-letter stream, with its data", async () => {
+    const p = await pod("test/fixtures/delivery/worker", "delivery-worker", "wasmedge-dlq");
+    const subs = (await (await fetch(`${p.fn.url}/dapr/subscribe`)).json()) as { topic: string; deadLetterTopic?: string }[];
+    expect(subs).toEqual([expect.objectContaining({ pubsubname: "pubsub", topic: "jobs", deadLetterTopic: "jobs-dead" })]);
+    const id = `wasmedge-dlq-${Date.now()}`;
+    // The function reports its try to this sink, then answers DROP; daprd 1.16 publishes a dropped
+    // event to the subscription's dead-letter topic (a Redis stream of that name).
+    const tries: string[] = [];
+    const sink = createServer((req, res) => { tries.push(req.url ?? ""); res.end("ok"); });
+    await new Promise<void>((res) => sink.listen(0, "127.0.0.1", res));
+    running.push({ stop: () => new Promise<void>((res) => { sink.closeAllConnections(); sink.close(() => res()); }) });
+    const sinkUrl = `http://127.0.0.1:${(sink.address() as { port: number }).port}`;
+    const r = await fetch(p.url, { method: "POST", body: JSON.stringify({ id, mode: "drop", sink: sinkUrl }) });
+    expect(r.status).toBe(202);
+    await eventually(() => (tries.some((t) => t.includes(id)) ? true : undefined), 30_000, "the function's try");
+    await eventually(async () => (Number(await redis.cli("XLEN", "jobs-dead")) >= 1 ? true : undefined), 30_000, "the event in jobs-dead");
+    await new Promise((res) => setTimeout(res, 1000));
+    expect(await redis.cli("XLEN", "jobs-dead")).toBe("1");
+    expect(await redis.cli("XRANGE", "jobs-dead", "-", "+")).toContain(id);
+  }, 120_000);
 });
 
 describe("examples/counter in WasmEdge + daprd + Redis", () => {

@@ -154,13 +154,19 @@ function finish(binaryen: Binaryen, merged: Uint8Array, config: FunctionConfig, 
 /** The function's config as the adapter reads it (adapter/config.ts): a flat key/value byte-string list. */
 export function adapterConfig(config: FunctionConfig): Uint8Array {
   const topics: string[] = [];
-  const subscriptions: { pubsubname: string; topic: string; route: string; metadata?: Record<string, string> }[] = [];
+  const subscriptions: { pubsubname: string; topic: string; route: string; metadata?: Record<string, string>; deadLetterTopic?: string }[] = [];
   const bindings: string[] = [];
   for (const input of eventInputs(config)) {
     if (input.kind === "binding") { bindings.push(input.name); continue; }
     const route = topicRoute(input.name, input.topic);
     topics.push(route, input.name, input.topic);
-    subscriptions.push({ pubsubname: input.name, topic: input.topic, route, ...(Object.keys(input.metadata).length ? { metadata: input.metadata } : {}) });
+    // deadLetterTopic: daprd moves an event there when its delivery fails (RETRY after daprd's own
+    // retries, DROP, no answer), as for the shim's subscriptions (docs/wasmedge.md).
+    subscriptions.push({
+      pubsubname: input.name, topic: input.topic, route,
+      ...(Object.keys(input.metadata).length ? { metadata: input.metadata } : {}),
+      ...(input.deadLetterTopic ? { deadLetterTopic: input.deadLetterTopic } : {}),
+    });
   }
   const outputs: (string | Uint8Array)[] = [];
   for (const { dapr: o } of config.outputs) {
