@@ -86,9 +86,20 @@ export class Request {
   /** Every value of a repeated query parameter in order: `?tag=a&tag=b` gives ["a", "b"]. */
   paramAll(name: string): Array<string> { return queryValues(this.query, name, false); }
 
+  // Made on first use: a handler without a Router allocates no map per request.
+  private _routeParams: Map<string, string> | null = null;
+  /** All path parameters set by `Router`. */
+  get routeParams(): Map<string, string> {
+    let m = this._routeParams;
+    if (m === null) { m = new Map<string, string>(); this._routeParams = m; }
+    return m;
+  }
+  set routeParams(m: Map<string, string>) { this._routeParams = m; }
   /** Path parameters set by `Router` (`/users/:id` -> `pathParam("id")`), or null. */
-  routeParams: Map<string, string> = new Map<string, string>();
-  pathParam(name: string): string | null { return this.routeParams.has(name) ? this.routeParams.get(name) : null; }
+  pathParam(name: string): string | null {
+    const m = this._routeParams;
+    return m !== null && m.has(name) ? m.get(name) : null;
+  }
 
   get body(): Uint8Array {
     let b = this._body;

@@ -98,14 +98,14 @@ export function serve(handler: Handler): { handle(request: IncomingRequest, out:
   return {
     async handle(incoming, out) {
       let res: Response;
-      let requestId = "";
+      let request: Request | undefined;
       try {
-        const request = toRequest(incoming);
-        requestId = request.headers.get("x-request-id") ?? "";
+        request = toRequest(incoming);
         res = await fetchFn(request);
         if (!(res instanceof Response)) throw new TypeError(`fetch returned ${res === null ? "null" : typeof res}, not a Response`);
       } catch (e) {
-        res = failure(e, requestId);
+        // The request id is read only for an error answer: no header lookup on the path of every request.
+        res = failure(e, request?.headers.get("x-request-id") ?? "");
       }
       await send(res, out);
     },
